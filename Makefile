@@ -1,0 +1,45 @@
+# The course's commands. `make demo` and `make test` are the two a new user needs; both
+# create the virtual environment in .venv on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+TORCH_VERSION ?= 2.13.0
+# TORCH=system keeps the torch already installed for $(PYTHON) (a GPU machine's CUDA build).
+TORCH ?= pinned
+PART ?=
+IMPL ?= solutions
+PYTEST_ARGS ?=
+
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test lint stubs check-stubs demo clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt
+	@echo "Creating $(VENV) (first run only)..."
+ifeq ($(TORCH),system)
+	$(PYTHON) -m venv --system-site-packages $(VENV)
+else
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check torch==$(TORCH_VERSION)
+endif
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+test: $(STAMP)
+	$(PY) -m pytest $(if $(PART),-m part$(PART)) --impl $(IMPL) $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+stubs: $(STAMP)
+	$(PY) -m autograder stubs
+
+check-stubs: $(STAMP)
+	$(PY) -m autograder check-stubs
+
+clean:
+	rm -rf build .pytest_cache .hypothesis

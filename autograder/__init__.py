@@ -1,0 +1,1 @@
+"""The course's tooling: rubric, checks runner, stubs, grader."""

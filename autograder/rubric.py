@@ -1,0 +1,117 @@
+"""The rubric: every part and every graded check, read from ``rubric.toml``.
+
+pytest's score table, the notebooks' point values, nbgrader's gradebook and the grader's
+results all come from here, so a student's local score equals the graded score.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+RUBRIC_PATH = Path(__file__).resolve().parent.parent / "rubric.toml"
+VISIBILITIES = ("visible", "hidden")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the course: a module the student completes."""
+
+    number: int
+    module: str
+    title: str
+    depends: tuple[str, ...] = ()
+    forbidden: tuple[str, ...] = ()
+
+    @property
+    def marker(self) -> str:
+        """The pytest marker that selects this part's checks."""
+        return f"part{self.number}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One graded check: a test function ``test_<id>`` in the part's check module."""
+
+    id: str
+    part: int
+    points: float
+    visibility: str
+    description: str
+    bonus: bool = False
+
+    @property
+    def hidden(self) -> bool:
+        return self.visibility == "hidden"
+
+
+@dataclass(frozen=True)
+class Rubric:
+    parts: dict[int, Part]
+    checks: dict[str, Check]
+
+    def checks_of(self, part: int, include_hidden: bool = True) -> list[Check]:
+        """The part's checks in rubric order."""
+        return [
+            c
+            for c in self.checks.values()
+            if c.part == part and (include_hidden or not c.hidden)
+        ]
+
+    def part_of_module(self, module: str) -> Part:
+        for part in self.parts.values():
+            if part.module == module:
+                return part
+        raise KeyError(f"no part has module {module!r}")
+
+    def points(self, part: int, include_hidden: bool = True) -> float:
+        """Points available in a part, bonus checks not counted."""
+        return sum(c.points for c in self.checks_of(part, include_hidden) if not c.bonus)
+
+
+def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
+    """Build a :class:`Rubric` from TOML text, rejecting anything inconsistent."""
+    data = tomllib.loads(text)
+    parts: dict[int, Part] = {}
+    for entry in data.get("parts", []):
+        part = Part(
+            number=int(entry["number"]),
+            module=str(entry["module"]),
+            title=str(entry["title"]),
+            depends=tuple(entry.get("depends", ())),
+            forbidden=tuple(entry.get("forbidden", ())),
+        )
+        if part.number in parts:
+            raise ValueError(f"{source}: part {part.number} is defined twice")
+        parts[part.number] = part
+    checks: dict[str, Check] = {}
+    for entry in data.get("checks", []):
+        check = Check(
+            id=str(entry["id"]),
+            part=int(entry["part"]),
+            points=float(entry["points"]),
+            visibility=str(entry.get("visibility", "visible")),
+            description=str(entry["description"]),
+            bonus=bool(entry.get("bonus", False)),
+        )
+        if check.id in checks:
+            raise ValueError(f"{source}: check {check.id!r} is listed twice")
+        if check.part not in parts:
+            raise ValueError(f"{source}: check {check.id!r} names unknown part {check.part}")
+        if check.visibility not in VISIBILITIES:
+            raise ValueError(
+                f"{source}: check {check.id!r} has visibility {check.visibility!r}, "
+                f"expected one of {VISIBILITIES}"
+            )
+        if check.points <= 0:
+            raise ValueError(f"{source}: check {check.id!r} must be worth more than 0 points")
+        checks[check.id] = check
+    return Rubric(parts=dict(sorted(parts.items())), checks=checks)
+
+
+@cache
+def load_rubric(path: Path = RUBRIC_PATH) -> Rubric:
+    """The course rubric (cached: it is read by every check run)."""
+    return parse_rubric(path.read_text(encoding="utf-8"), source=str(path))

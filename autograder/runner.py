@@ -1,0 +1,136 @@
+"""Run one graded check against an implementation and explain the verdict.
+
+The checks are pytest test functions; pytest runs them in ``make test``, and this module
+runs the very same functions for the notebooks and the grader. A check names the part
+modules it needs as parameters, plus ``device``; hypothesis draws the rest.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import re
+import time
+import traceback
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+from .rubric import Check, Rubric, load_rubric
+
+FIXTURE_LINE = re.compile(r"^\s+(?P<name>\w+)=.*,$")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one check: passed or not, and what to tell the student."""
+
+    check: str
+    passed: bool
+    message: str
+    seconds: float
+
+
+def check_module_name(check: Check, rubric: Rubric | None = None) -> str:
+    """The Python module that defines ``check``: ``tests.checks.part2_qkv`` or ``tests.hidden...``."""
+    rubric = rubric or load_rubric()
+    part = rubric.parts[check.part]
+    folder = "hidden" if check.hidden else "checks"
+    return f"tests.{folder}.part{part.number}_{part.module}"
+
+
+def check_function(check: Check, rubric: Rubric | None = None) -> Callable[..., Any]:
+    """The test function of ``check`` (``test_<id>``)."""
+    module = importlib.import_module(check_module_name(check, rubric))
+    function = getattr(module, f"test_{check.id}", None)
+    if function is None:
+        raise LookupError(f"{module.__name__} has no test_{check.id} (listed in rubric.toml)")
+    return function
+
+
+def fixture_names(function: Callable[..., Any]) -> list[str]:
+    """The parameters a check expects from its caller (hypothesis supplies the others)."""
+    return list(inspect.signature(function).parameters)
+
+
+def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
+    """"qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
+    frames = traceback.extract_tb(error.__traceback__)
+    for frame in reversed(frames):
+        if any(root in frame.filename for root in roots):
+            name = frame.filename.replace("\\", "/").rsplit("/", 1)[-1]
+            return f" ({name}, line {frame.lineno}, in {frame.name})"
+    return ""
+
+
+def _smallest_input(error: BaseException, fixtures: set[str]) -> str:
+    """Hypothesis's falsifying example, without the fixtures (the module, the device)."""
+    notes = [n for n in getattr(error, "__notes__", ()) if n.startswith("Falsifying example")]
+    if not notes:
+        return ""
+    lines = notes[0].splitlines()[1:-1]
+    kept = []
+    for line in lines:
+        match = FIXTURE_LINE.match(line)
+        if match and match.group("name") in fixtures:
+            continue
+        kept.append(line[4:] if line.startswith("    ") else line)
+    return ("\nSmallest failing input:\n" + "\n".join(kept)) if kept else ""
+
+
+def _first_failure(error: BaseException) -> BaseException:
+    """Hypothesis groups distinct failures; the student needs the first one."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        notes = getattr(error, "__notes__", ())
+        inner = error.exceptions[0]
+        if notes and not getattr(inner, "__notes__", None):
+            inner.__notes__ = list(notes)
+        error = inner
+    return error
+
+
+def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = ()) -> str:
+    """A message for the student about why a check failed."""
+    error = _first_failure(error)
+    example = _smallest_input(error, fixtures)
+    if isinstance(error, AssertionError) and type(error).__name__ == "CheckFailure":
+        return f"{error}{example}"
+    if isinstance(error, NotImplementedError):
+        where = str(error) or "a function this check calls"
+        return f"not implemented yet: {where} still raises NotImplementedError{example}"
+    if isinstance(error, AssertionError):
+        return f"assertion failed: {error}{example}"
+    return f"your code raised {type(error).__name__}: {error}{_student_frame(error, roots)}{example}"
+
+
+def run_check(
+    function: Callable[..., Any],
+    modules: Mapping[str, ModuleType | Any],
+    device: str = "cpu",
+    roots: tuple[str, ...] = (),
+) -> Verdict:
+    """Call ``function`` with the modules it names and ``device``; never raises.
+
+    Args:
+        function: a check (``test_<id>``).
+        modules: part module name -> module (or a proxy of one).
+        device: the value of the ``device`` parameter.
+        roots: path fragments of the student's files, to point at the failing line.
+    """
+    name = function.__name__.removeprefix("test_")
+    arguments: dict[str, Any] = {}
+    for parameter in fixture_names(function):
+        if parameter == "device":
+            arguments[parameter] = device
+        elif parameter in modules:
+            arguments[parameter] = modules[parameter]
+        else:
+            return Verdict(name, False, f"the check needs module {parameter!r}, not given", 0.0)
+    start = time.perf_counter()
+    try:
+        function(**arguments)
+    except Exception as error:  # noqa: BLE001 - every failure becomes a verdict
+        message = explain(error, set(arguments), roots)
+        return Verdict(name, False, message, time.perf_counter() - start)
+    return Verdict(name, True, "passed", time.perf_counter() - start)

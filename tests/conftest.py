@@ -1,0 +1,122 @@
+"""pytest plugin of the course: ``--impl``, the part module fixtures, ``device``, the score.
+
+``--impl`` is ``solutions`` (the default here), ``assignments`` or a folder of module files.
+Each part's module is a fixture named after it (``qkv``, ``multihead``, ...), so a check
+asks for the modules it needs by name. The run ends with the points per part, read from
+``rubric.toml``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+
+import pytest
+import torch
+from hypothesis import settings
+
+from autograder.loader import Implementation, ImplementationError, load_implementation
+from autograder.rubric import load_rubric
+
+from . import harness  # noqa: F401 - registers the hypothesis profiles
+
+RUBRIC = load_rubric()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--impl",
+        default="solutions",
+        help="implementation under test: solutions, assignments, or a folder of module files",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for part in RUBRIC.parts.values():
+        config.addinivalue_line("markers", f"{part.marker}: checks of part {part.number}")
+    config.addinivalue_line("markers", "contract: ungraded check of given (non-student) code")
+    profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+    settings.load_profile(profile)
+    config.pluginmanager.register(ScoreTable(config.getoption("--impl")), "course-score-table")
+
+
+@pytest.fixture(scope="session")
+def implementation(request: pytest.FixtureRequest) -> Implementation:
+    """The implementation named by ``--impl``."""
+    return load_implementation(request.config.getoption("--impl"))
+
+
+def _module_fixture(number: int):  # noqa: ANN202 - returns a pytest fixture
+    part = RUBRIC.parts[number]
+
+    @pytest.fixture(scope="session", name=part.module)
+    def fixture(implementation: Implementation):  # noqa: ANN202
+        try:
+            return implementation.graded_module(part)
+        except ImplementationError as error:
+            pytest.fail(str(error), pytrace=False)
+
+    fixture.__doc__ = f"Module {part.module} (part {number}) of the implementation under test."
+    return fixture
+
+
+for _number in RUBRIC.parts:
+    globals()[f"_fixture_{RUBRIC.parts[_number].module}"] = _module_fixture(_number)
+
+
+def _devices() -> list[str]:
+    return ["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"]
+
+
+@pytest.fixture(scope="session", params=_devices())
+def device(request: pytest.FixtureRequest) -> str:
+    """Every device a check runs on: cpu always, cuda when there is one."""
+    return request.param
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Module initialisation in a check is the same in every run."""
+    torch.manual_seed(0)
+
+
+class ScoreTable:
+    """Collects the outcome of every graded check and prints the points per part."""
+
+    def __init__(self, impl: str) -> None:
+        self.impl = impl
+        self.results: dict[str, list[bool]] = defaultdict(list)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        check = report.nodeid.split("::")[-1].split("[")[0].removeprefix("test_")
+        if check not in RUBRIC.checks:
+            return
+        if report.when == "call" or not report.passed:
+            self.results[check].append(report.passed and report.when == "call")
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if not self.results:
+            return
+        passed = {check: all(outcomes) for check, outcomes in self.results.items()}
+        write = terminalreporter.write_line
+        terminalreporter.section(f"score of --impl {self.impl} (points from rubric.toml)")
+        total_earned = total_available = 0.0
+        for part in RUBRIC.parts.values():
+            checks = [c for c in RUBRIC.checks_of(part.number) if c.id in passed]
+            if not checks:
+                continue
+            earned = sum(c.points for c in checks if passed[c.id] and not c.bonus)
+            available = sum(c.points for c in checks if not c.bonus)
+            bonus = [c for c in checks if c.bonus]
+            extra = ""
+            if bonus:
+                got = sum(c.points for c in bonus if passed[c.id])
+                extra = f"  (+{got:g}/{sum(c.points for c in bonus):g} bonus)"
+            count = sum(passed[c.id] for c in checks)
+            write(
+                f"part {part.number} {part.module:<18} {earned:>5g} / {available:<5g} "
+                f"({count}/{len(checks)} checks passed){extra}"
+            )
+            total_earned += earned
+            total_available += available
+        write(f"{'total':<25} {total_earned:>5g} / {total_available:<5g}")
