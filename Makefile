@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs demo clean
+.PHONY: venv test lint stubs check-stubs score demo clean
 
 venv: $(STAMP)
 
@@ -40,6 +40,18 @@ stubs: $(STAMP)
 
 check-stubs: $(STAMP)
 	$(PY) -m autograder check-stubs
+
+# The score of one implementation (IMPL=solutions|assignments|path), every check in-process.
+score: $(STAMP)
+	$(PY) -m autograder score $(IMPL) --verbose
+
+demo: $(STAMP)
+	@echo "== Regenerating the stubs (assignments/) from solutions/"
+	$(PY) -m autograder stubs
+	@echo "== Grading the reference implementation"
+	$(PY) -m autograder score solutions
+	@echo "== Grading the untouched stubs (what a student starts from)"
+	$(PY) -m autograder score assignments
 
 clean:
 	rm -rf build .pytest_cache .hypothesis

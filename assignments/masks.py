@@ -22,7 +22,7 @@ def causal_mask(size: int, device: torch.device | str | None = None) -> torch.Te
     """
     check_positive("size", size)
     # YOUR CODE HERE
-    raise NotImplementedError("causal_mask: your code here")
+    raise NotImplementedError("causal_mask is not implemented yet")
 
 
 def padding_mask(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
@@ -37,7 +37,7 @@ def padding_mask(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """
     check_tensor("tokens", tokens, min_dim=2, max_dim=2)
     # YOUR CODE HERE
-    raise NotImplementedError("padding_mask: your code here")
+    raise NotImplementedError("padding_mask is not implemented yet")
 
 
 def target_mask(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
@@ -53,7 +53,7 @@ def target_mask(tokens: torch.Tensor, pad_id: int = 0) -> torch.Tensor:
     """
     check_tensor("tokens", tokens, min_dim=2, max_dim=2)
     # YOUR CODE HERE
-    raise NotImplementedError("target_mask: your code here")
+    raise NotImplementedError("target_mask is not implemented yet")
 
 
 def to_additive(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -73,4 +73,4 @@ def to_additive(mask: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch
     if not dtype.is_floating_point:
         raise ValueError(f"dtype must be a floating dtype, got {dtype}")
     # YOUR CODE HERE
-    raise NotImplementedError("to_additive: your code here")
+    raise NotImplementedError("to_additive is not implemented yet")

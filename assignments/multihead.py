@@ -36,7 +36,7 @@ def split_heads(x: torch.Tensor, num_heads: int) -> torch.Tensor:
             f"the last dimension of x {tuple(x.shape)} is not divisible by num_heads={num_heads}"
         )
     # YOUR CODE HERE
-    raise NotImplementedError("split_heads: your code here")
+    raise NotImplementedError("split_heads is not implemented yet")
 
 
 def merge_heads(x: torch.Tensor) -> torch.Tensor:
@@ -50,7 +50,7 @@ def merge_heads(x: torch.Tensor) -> torch.Tensor:
     """
     check_tensor("x", x, min_dim=4, max_dim=4)
     # YOUR CODE HERE
-    raise NotImplementedError("merge_heads: your code here")
+    raise NotImplementedError("merge_heads is not implemented yet")
 
 
 class MultiHeadAttention(nn.Module):
@@ -69,7 +69,7 @@ class MultiHeadAttention(nn.Module):
         check_positive("num_heads", num_heads)
         check_probability("dropout", dropout)
         # YOUR CODE HERE
-        raise NotImplementedError("MultiHeadAttention.__init__: your code here")
+        raise NotImplementedError("MultiHeadAttention.__init__ is not implemented yet")
         self.d_model = d_model
         self.num_heads = num_heads
         self.dropout = dropout
@@ -106,4 +106,4 @@ class MultiHeadAttention(nn.Module):
                 f"batch size and length"
             )
         # YOUR CODE HERE
-        raise NotImplementedError("MultiHeadAttention.forward: your code here")
+        raise NotImplementedError("MultiHeadAttention.forward is not implemented yet")

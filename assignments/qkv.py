@@ -67,7 +67,7 @@ def scaled_dot_product_attention(
     # HINT: masked_fill with -inf gives NaN for a row where every key is masked;
     # HINT: the dtype's lowest finite value does not, and neither overflows in float16.
     # YOUR CODE HERE
-    raise NotImplementedError("scaled_dot_product_attention: your code here")
+    raise NotImplementedError("scaled_dot_product_attention is not implemented yet")
 
 
 class SelfAttention(nn.Module):
@@ -83,7 +83,7 @@ class SelfAttention(nn.Module):
         check_positive("embed_dim", embed_dim)
         self.embed_dim = embed_dim
         # YOUR CODE HERE
-        raise NotImplementedError("SelfAttention.__init__: your code here")
+        raise NotImplementedError("SelfAttention.__init__ is not implemented yet")
 
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
@@ -103,4 +103,4 @@ class SelfAttention(nn.Module):
                 f"x must have embed_dim={self.embed_dim} features, got shape {tuple(x.shape)}"
             )
         # YOUR CODE HERE
-        raise NotImplementedError("SelfAttention.forward: your code here")
+        raise NotImplementedError("SelfAttention.forward is not implemented yet")

@@ -28,7 +28,7 @@ def similarity_matrix(X: np.ndarray) -> np.ndarray:
     """
     X = _check_matrix("X", X)
     # YOUR CODE HERE
-    raise NotImplementedError("similarity_matrix: your code here")
+    raise NotImplementedError("similarity_matrix is not implemented yet")
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -50,7 +50,7 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     # HINT: subtracting the maximum of each slice changes nothing mathematically
     # HINT: and keeps np.exp from overflowing.
     # YOUR CODE HERE
-    raise NotImplementedError("softmax: your code here")
+    raise NotImplementedError("softmax is not implemented yet")
 
 
 def basic_self_attention(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +65,7 @@ def basic_self_attention(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     X = _check_matrix("X", X)
     # YOUR CODE HERE
-    raise NotImplementedError("basic_self_attention: your code here")
+    raise NotImplementedError("basic_self_attention is not implemented yet")
 
 
 def separated_self_attention(
@@ -93,4 +93,4 @@ def separated_self_attention(
                 f"got shape {W.shape}"
             )
     # YOUR CODE HERE
-    raise NotImplementedError("separated_self_attention: your code here")
+    raise NotImplementedError("separated_self_attention is not implemented yet")

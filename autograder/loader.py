@@ -53,7 +53,7 @@ class Implementation:
             raise ImplementationError(f"{self.label} has no {name}.py")
         try:
             module = importlib.import_module(f"{self.package}.{name}")
-        except Exception as error:  # noqa: BLE001 - any failure of student code is reported
+        except Exception as error:
             raise ImplementationError(
                 f"{name}.py does not import: {type(error).__name__}: {error}"
             ) from error

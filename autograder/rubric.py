@@ -55,9 +55,7 @@ class Rubric:
     def checks_of(self, part: int, include_hidden: bool = True) -> list[Check]:
         """The part's checks in rubric order."""
         return [
-            c
-            for c in self.checks.values()
-            if c.part == part and (include_hidden or not c.hidden)
+            c for c in self.checks.values() if c.part == part and (include_hidden or not c.hidden)
         ]
 
     def part_of_module(self, module: str) -> Part:

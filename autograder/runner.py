@@ -33,7 +33,7 @@ class Verdict:
 
 
 def check_module_name(check: Check, rubric: Rubric | None = None) -> str:
-    """The Python module that defines ``check``: ``tests.checks.part2_qkv`` or ``tests.hidden...``."""
+    """The module defining ``check``: ``tests.checks.part2_qkv`` or ``tests.hidden.part2_qkv``."""
     rubric = rubric or load_rubric()
     part = rubric.parts[check.part]
     folder = "hidden" if check.hidden else "checks"
@@ -55,7 +55,7 @@ def fixture_names(function: Callable[..., Any]) -> list[str]:
 
 
 def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
-    """"qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
+    """ "qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
     frames = traceback.extract_tb(error.__traceback__)
     for frame in reversed(frames):
         if any(root in frame.filename for root in roots):
@@ -66,7 +66,11 @@ def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
 
 def _smallest_input(error: BaseException, fixtures: set[str]) -> str:
     """Hypothesis's falsifying example, without the fixtures (the module, the device)."""
-    notes = [n for n in getattr(error, "__notes__", ()) if n.startswith("Falsifying example")]
+    notes = [
+        n
+        for n in getattr(error, "__notes__", ())
+        if n.startswith(("Falsifying example", "Failing test case"))
+    ]
     if not notes:
         return ""
     lines = notes[0].splitlines()[1:-1]
@@ -97,11 +101,12 @@ def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = (
     if isinstance(error, AssertionError) and type(error).__name__ == "CheckFailure":
         return f"{error}{example}"
     if isinstance(error, NotImplementedError):
-        where = str(error) or "a function this check calls"
-        return f"not implemented yet: {where} still raises NotImplementedError{example}"
+        return str(error) or "a function this check calls is not implemented yet"
     if isinstance(error, AssertionError):
         return f"assertion failed: {error}{example}"
-    return f"your code raised {type(error).__name__}: {error}{_student_frame(error, roots)}{example}"
+    return (
+        f"your code raised {type(error).__name__}: {error}{_student_frame(error, roots)}{example}"
+    )
 
 
 def run_check(
@@ -130,7 +135,7 @@ def run_check(
     start = time.perf_counter()
     try:
         function(**arguments)
-    except Exception as error:  # noqa: BLE001 - every failure becomes a verdict
+    except Exception as error:
         message = explain(error, set(arguments), roots)
         return Verdict(name, False, message, time.perf_counter() - start)
     return Verdict(name, True, "passed", time.perf_counter() - start)

@@ -88,7 +88,7 @@ def _scope_of(scopes: list[tuple[int, int, str, bool]], line: int) -> tuple[str,
     inside = [s for s in scopes if s[0] < line <= s[1]]
     if not inside:
         return "", False
-    first, last, name, is_function = max(inside, key=lambda s: s[0])
+    _, _, name, is_function = max(inside, key=lambda s: s[0])
     return name, is_function
 
 
@@ -100,7 +100,9 @@ def make_stub(source: str, filename: str = "<source>") -> str:
     try:
         tree = ast.parse(source, filename=filename)
     except SyntaxError as error:
-        raise MarkerError(f"{filename}:{error.lineno}: the solution does not parse: {error.msg}")
+        raise MarkerError(
+            f"{filename}:{error.lineno}: the solution does not parse: {error.msg}"
+        ) from None
     scopes = _enclosing_scopes(tree)
     lines = source.splitlines(keepends=True)
     out: list[str] = []
@@ -111,7 +113,9 @@ def make_stub(source: str, filename: str = "<source>") -> str:
         out.extend(f"{region.indent}# HINT: {text}\n".replace(" \n", "\n") for text in region.hints)
         out.append(f"{region.indent}# YOUR CODE HERE\n")
         if in_function:
-            out.append(f'{region.indent}raise NotImplementedError("{name}: your code here")\n')
+            out.append(
+                f'{region.indent}raise NotImplementedError("{name} is not implemented yet")\n'
+            )
         else:
             out.append(f"{region.indent}pass\n")
         previous_end = region.end
@@ -147,7 +151,9 @@ def stale_files(solutions: Path = SOLUTIONS, assignments: Path = ASSIGNMENTS) ->
         for p in assignments.rglob("*")
         if p.is_file() and "__pycache__" not in p.parts
     }
-    problems = [f"{p} is not generated from solutions/ (remove it)" for p in sorted(actual - set(expected))]
+    problems = [
+        f"{p} is not generated from solutions/ (remove it)" for p in sorted(actual - set(expected))
+    ]
     for relative, text in expected.items():
         target = assignments / relative
         if not target.exists():
@@ -161,9 +167,9 @@ def write_stubs(solutions: Path = SOLUTIONS, assignments: Path = ASSIGNMENTS) ->
     """Regenerate ``assignments/``; returns the files written."""
     expected = expected_files(solutions)
     for path in assignments.rglob("*"):
-        if path.is_file() and "__pycache__" not in path.parts:
-            if path.relative_to(assignments) not in expected:
-                path.unlink()
+        stale = path.is_file() and path.relative_to(assignments) not in expected
+        if stale and "__pycache__" not in path.parts:
+            path.unlink()
     written = []
     for relative, text in expected.items():
         target = assignments / relative

@@ -12,24 +12,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from hypothesis import HealthCheck, settings
 
-_QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
-settings.register_profile("dev", max_examples=20, deadline=None, suppress_health_check=_QUIET)
-settings.register_profile(
-    "ci", max_examples=30, deadline=None, derandomize=True, suppress_health_check=_QUIET
-)
-# The same submission must always get the same score: fixed examples, no example database,
-# no deadline (a slow machine must not fail a correct submission).
-settings.register_profile(
-    "grading",
-    max_examples=30,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    print_blob=False,
-    suppress_health_check=_QUIET,
-)
+from autograder import profiles  # noqa: F401 - registers the hypothesis profiles
 
 TOLERANCES = {
     torch.float64: (1e-9, 1e-7),
@@ -56,7 +40,9 @@ def expect(condition: bool, message: str) -> None:
 
 
 def _shape(shape: Iterable[int]) -> str:
-    return "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
+    return (
+        "(" + ", ".join(str(int(s)) for s in shape) + ("," if len(tuple(shape)) == 1 else "") + ")"
+    )
 
 
 def tensor(value: Any, what: str) -> torch.Tensor:
@@ -94,7 +80,7 @@ def expect_shape(value: Any, shape: Iterable[int], what: str) -> torch.Tensor:
     result = tensor(value, what)
     expected = tuple(int(s) for s in shape)
     if tuple(result.shape) != expected:
-        fail(f"{what} has shape {_shape(result.shape)}, expected {_shape(expected)}")
+        fail(f"{what}: shape {_shape(result.shape)}, expected {_shape(expected)}")
     return result
 
 
@@ -106,7 +92,7 @@ def expect_finite(value: Any, what: str) -> torch.Tensor:
         if bad.any():
             index = tuple(int(i) for i in bad.nonzero()[0])
             kind = "NaN" if torch.isnan(result[index]) else "an infinity"
-            fail(f"{what} contains {kind} at index {index} (and {int(bad.sum()) - 1} more)")
+            fail(f"{what}: {kind} at index {index} ({int(bad.sum())} non-finite entries)")
     return result
 
 
@@ -132,11 +118,8 @@ def expect_close(
     )
     atol = default_atol if atol is None else atol
     rtol = default_rtol if rtol is None else rtol
-    if result.dtype != expected_t.dtype and not (
-        result.is_floating_point() and expected_t.is_floating_point()
-    ):
-        if result.dtype == torch.bool or expected_t.dtype == torch.bool:
-            fail(f"{what} has dtype {result.dtype}, expected {expected_t.dtype}")
+    if (result.dtype == torch.bool) != (expected_t.dtype == torch.bool):
+        fail(f"{what}: dtype {result.dtype}, expected {expected_t.dtype}")
     result_f = result.double()
     expected_f = expected_t.double()
     if expected_t.numel() == 0:
@@ -144,7 +127,7 @@ def expect_close(
     nan_where = torch.isnan(result_f) & ~torch.isnan(expected_f)
     if nan_where.any():
         index = tuple(int(i) for i in nan_where.nonzero()[0])
-        fail(f"{what} is NaN at index {index}, expected {expected_f[index].item():.6g}")
+        fail(f"{what}: NaN at index {index}, expected {expected_f[index].item():.6g}")
     difference = (result_f - expected_f).abs()
     difference = torch.where(torch.isnan(expected_f), torch.zeros_like(difference), difference)
     same_inf = torch.isinf(expected_f) & (result_f == expected_f)
@@ -156,10 +139,9 @@ def expect_close(
         index = tuple(int(i) for i in np.unravel_index(flat, tuple(expected_t.shape)))
         count = int((excess > 0).sum())
         fail(
-            f"{what} differs from {reference}: at index {index} it is "
-            f"{result_f[index].item():.6g}, expected {expected_f[index].item():.6g} "
-            f"({count} of {expected_t.numel()} entries differ by more than "
-            f"{atol:g} + {rtol:g} * |expected|)"
+            f"{what}: at index {index} got {result_f[index].item():.6g}, expected "
+            f"{expected_f[index].item():.6g} from {reference} ({count} of {expected_t.numel()} "
+            f"entries are off by more than {atol:g} + {rtol:g} * |expected|)"
         )
     return result
 
@@ -169,12 +151,12 @@ def expect_equal(actual: Any, expected: Any, what: str) -> torch.Tensor:
     expected_t = tensor(expected, "the expected value").to("cpu")
     result = expect_shape(actual, expected_t.shape, what).to("cpu")
     if result.dtype != expected_t.dtype:
-        fail(f"{what} has dtype {result.dtype}, expected {expected_t.dtype}")
+        fail(f"{what}: dtype {result.dtype}, expected {expected_t.dtype}")
     wrong = result != expected_t
     if wrong.any():
         index = tuple(int(i) for i in wrong.nonzero()[0])
         fail(
-            f"{what} is wrong at index {index}: got {result[index].item()}, expected "
+            f"{what}: wrong at index {index}: got {result[index].item()}, expected "
             f"{expected_t[index].item()} ({int(wrong.sum())} of {expected_t.numel()} entries wrong)"
         )
     return result
@@ -215,7 +197,7 @@ def expect_raises(
                 + ", ".join(repr(m) for m in missing)
             )
         return raised
-    except Exception as other:  # noqa: BLE001 - the wrong exception is the student's bug
+    except Exception as other:
         fail(f"{what} should raise {error.__name__}, but raised {type(other).__name__}: {other}")
     fail(f"{what} should raise {error.__name__}, but it returned normally")
     raise AssertionError("unreachable")

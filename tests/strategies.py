@@ -55,9 +55,7 @@ def arrays(draw: st.DrawFn, rows: int | None = None, cols: int | None = None) ->
 
 
 @st.composite
-def masks(
-    draw: st.DrawFn, shape: tuple[int, ...], allow_empty_rows: bool = True
-) -> torch.Tensor:
+def masks(draw: st.DrawFn, shape: tuple[int, ...], allow_empty_rows: bool = True) -> torch.Tensor:
     """A boolean mask broadcastable to ``shape`` (each dimension full size or 1).
 
     Unless ``allow_empty_rows``, every row (last dimension) keeps at least one True.

@@ -82,7 +82,9 @@ def test_softmax_no_overflow(softmax_attention, x):
 
 
 @given(
-    x=strategies.tensors(st.tuples(strategies.dims(1, 4), strategies.dims(1, 4), strategies.dims(1, 4))),
+    x=strategies.tensors(
+        st.tuples(strategies.dims(1, 4), strategies.dims(1, 4), strategies.dims(1, 4))
+    ),
     axis=st.sampled_from([0, 1, 2, -1, -2, -3]),
 )
 def test_softmax_any_axis(softmax_attention, x, axis):
@@ -96,27 +98,41 @@ def test_chapter_worked_example(softmax_attention):
         softmax_attention.basic_self_attention(WORDS), "basic_self_attention"
     )
     harness.expect_close(
-        weights, CHAPTER_WEIGHTS, "attention weights of 'time flies like an arrow'",
-        atol=1e-6, rtol=0, reference="the chapter's weights",
+        weights,
+        CHAPTER_WEIGHTS,
+        "attention weights of 'time flies like an arrow'",
+        atol=1e-6,
+        rtol=0,
+        reference="the chapter's weights",
     )
     harness.expect_close(
-        output, CHAPTER_OUTPUT, "contextualised vectors of 'time flies like an arrow'",
-        atol=1e-6, rtol=0, reference="the chapter's vectors",
+        output,
+        CHAPTER_OUTPUT,
+        "contextualised vectors of 'time flies like an arrow'",
+        atol=1e-6,
+        rtol=0,
+        reference="the chapter's vectors",
     )
 
 
 @given(X=strategies.arrays())
 def test_attention_rows_are_convex_combinations(softmax_attention, X):
-    output, weights = harness.pair(softmax_attention.basic_self_attention(X), "basic_self_attention")
+    output, weights = harness.pair(
+        softmax_attention.basic_self_attention(X), "basic_self_attention"
+    )
     weights = harness.expect_shape(weights, (X.shape[0], X.shape[0]), "the attention weights")
     harness.expect(bool((weights >= 0).all()), "the attention weights have negative entries")
     harness.expect_rows_sum_to(weights, 1.0, "the attention weights")
     harness.expect_close(
-        weights, reference_softmax(X @ X.T), "the attention weights",
+        weights,
+        reference_softmax(X @ X.T),
+        "the attention weights",
         reference="softmax(X @ X.T) row by row",
     )
     harness.expect_close(
-        output, weights.numpy() @ X, "the output",
+        output,
+        weights.numpy() @ X,
+        "the output",
         reference="weights @ X (each output row mixes the rows of X with that row's weights)",
     )
 
@@ -124,18 +140,24 @@ def test_attention_rows_are_convex_combinations(softmax_attention, X):
 @given(X=strategies.arrays(), seed=strategies.SEEDS)
 def test_attention_permutation_equivariant(softmax_attention, X, seed):
     order = np.random.default_rng(seed).permutation(X.shape[0])
-    output, weights = harness.pair(softmax_attention.basic_self_attention(X), "basic_self_attention")
+    output, weights = harness.pair(
+        softmax_attention.basic_self_attention(X), "basic_self_attention"
+    )
     output_p, weights_p = harness.pair(
         softmax_attention.basic_self_attention(X[order]), "basic_self_attention"
     )
     expected_output = harness.tensor(output, "the output")[order]
     harness.expect_close(
-        output_p, expected_output, "the output for reordered words",
+        output_p,
+        expected_output,
+        "the output for reordered words",
         reference="the original output reordered the same way",
     )
     expected_weights = harness.tensor(weights, "the weights")[order][:, order]
     harness.expect_close(
-        weights_p, expected_weights, "the weights for reordered words",
+        weights_p,
+        expected_weights,
+        "the weights for reordered words",
         reference="the original weights with rows and columns reordered",
     )
 
@@ -158,11 +180,15 @@ def test_separated_attention_roles(softmax_attention, inputs, seed):
     projected = X @ W_s
     expected_weights = reference_softmax(projected @ projected.T)
     harness.expect_close(
-        weights, expected_weights, "the weights",
+        weights,
+        expected_weights,
+        "the weights",
         reference="softmax((X W_similarity)(X W_similarity)^T): only W_similarity decides them",
     )
     harness.expect_close(
-        output, expected_weights @ (X @ W_c), "the output",
+        output,
+        expected_weights @ (X @ W_c),
+        "the output",
         reference="weights @ (X W_content): only W_content decides what is mixed",
     )
     other_content = np.random.default_rng(seed).normal(size=W_c.shape)
@@ -171,6 +197,8 @@ def test_separated_attention_roles(softmax_attention, inputs, seed):
         "separated_self_attention",
     )
     harness.expect_close(
-        weights_again, expected_weights, "the weights after changing only W_content",
+        weights_again,
+        expected_weights,
+        "the weights after changing only W_content",
         reference="the same weights (W_content must not affect them)",
     )

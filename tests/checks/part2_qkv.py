@@ -20,7 +20,12 @@ def diagnose(case: strategies.AttentionCase, weights: torch.Tensor) -> str:
     candidates = [
         ("the scores are not divided by sqrt(d_k)", scores, -1, mask),
         ("the scores are divided by d_k instead of sqrt(d_k)", scores / q.shape[-1], -1, mask),
-        ("the softmax runs over the queries (dim -2) instead of the keys (dim -1)", scaled, -2, mask),
+        (
+            "the softmax runs over the queries (dim -2) instead of the keys (dim -1)",
+            scaled,
+            -2,
+            mask,
+        ),
     ]
     if mask is not None:
         candidates += [
@@ -45,15 +50,25 @@ def call_attention(qkv, case: strategies.AttentionCase, **kwargs):
 def test_attention_matches_torch(qkv, device, case):
     case = case.on(device)
     output, weights = call_attention(qkv, case)
-    expected_output, expected_weights = reference.attention(case.query, case.key, case.value, case.mask)
+    expected_output, expected_weights = reference.attention(
+        case.query, case.key, case.value, case.mask
+    )
     weights = harness.expect_shape(weights, expected_weights.shape, "the attention weights")
     try:
-        harness.expect_close(weights, expected_weights, "the attention weights",
-                             reference="softmax(Q K^T / sqrt(d_k)) of torch")
+        harness.expect_close(
+            weights,
+            expected_weights,
+            "the attention weights",
+            reference="softmax(Q K^T / sqrt(d_k)) of torch",
+        )
     except harness.CheckFailure as failure:
         raise harness.CheckFailure(str(failure) + diagnose(case.on("cpu"), weights.cpu())) from None
-    harness.expect_close(output, expected_output, "the attention output",
-                         reference="torch.nn.functional.scaled_dot_product_attention")
+    harness.expect_close(
+        output,
+        expected_output,
+        "the attention output",
+        reference="torch.nn.functional.scaled_dot_product_attention",
+    )
 
 
 @given(case=strategies.attention_cases(scale=3.0))
@@ -76,13 +91,23 @@ def test_fully_masked_rows_are_zero(qkv, device, case):
         qkv.scaled_dot_product_attention(query, key, value, case.mask),
         "scaled_dot_product_attention",
     )
-    expected_output, expected_weights = reference.attention(case.query, case.key, case.value, case.mask)
+    expected_output, expected_weights = reference.attention(
+        case.query, case.key, case.value, case.mask
+    )
     harness.expect_finite(weights, "the attention weights (a query with every key masked)")
     harness.expect_finite(output, "the attention output (a query with every key masked)")
-    harness.expect_close(weights, expected_weights, "the attention weights",
-                         reference="the reference (zero weights where every key is masked)")
-    harness.expect_close(output, expected_output, "the attention output",
-                         reference="the reference (a zero output where every key is masked)")
+    harness.expect_close(
+        weights,
+        expected_weights,
+        "the attention weights",
+        reference="the reference (zero weights where every key is masked)",
+    )
+    harness.expect_close(
+        output,
+        expected_output,
+        "the attention output",
+        reference="the reference (a zero output where every key is masked)",
+    )
     output.sum().backward()
     for name, tensor in (("query", query), ("key", key), ("value", value)):
         if tensor.grad is not None:
@@ -92,7 +117,7 @@ def test_fully_masked_rows_are_zero(qkv, device, case):
 @given(case=strategies.attention_cases(allow_empty_rows=False), seed=strategies.SEEDS)
 def test_attention_gradients_match_torch(qkv, device, case, seed):
     case = case.on(device)
-    upstream = strategies.random_tensor(tuple(case.query.shape[:-1]) + (case.value.shape[-1],), seed)
+    upstream = strategies.random_tensor((*case.query.shape[:-1], case.value.shape[-1]), seed)
     upstream = upstream.to(device)
     grads = []
     for compute in ("student", "reference"):
@@ -106,21 +131,29 @@ def test_attention_gradients_match_torch(qkv, device, case, seed):
         output = harness.differentiable(output, "the attention output")
         output.backward(upstream)
         grads.append([t.grad for t in inputs])
-    for name, got, expected in zip(("query", "key", "value"), grads[0], grads[1]):
+    for name, got, expected in zip(("query", "key", "value"), grads[0], grads[1], strict=True):
         if got is None:
             harness.fail(f"the output does not depend on the {name}")
-        harness.expect_close(got, expected, f"the gradient of the {name}", reference="torch's gradient")
+        harness.expect_close(
+            got, expected, f"the gradient of the {name}", reference="torch's gradient"
+        )
 
 
 @given(case=strategies.attention_cases(allow_empty_rows=False))
 def test_attention_dropout(qkv, device, case):
     case = case.on(device)
     output, weights = call_attention(qkv, case, dropout_p=1.0)
-    harness.expect_close(output, torch.zeros(*case.scores_shape[:-1], case.value.shape[-1]),
-                         "the output with dropout_p=1.0",
-                         reference="zero (every weight dropped)")
-    harness.expect_rows_sum_to(weights, 1.0, "the returned weights with dropout_p=1.0 "
-                               "(they are the softmax before dropout)")
+    harness.expect_close(
+        output,
+        torch.zeros(*case.scores_shape[:-1], case.value.shape[-1]),
+        "the output with dropout_p=1.0",
+        reference="zero (every weight dropped)",
+    )
+    harness.expect_rows_sum_to(
+        weights,
+        1.0,
+        "the returned weights with dropout_p=1.0 (they are the softmax before dropout)",
+    )
     output_zero, _ = call_attention(qkv, case, dropout_p=0.0)
     expected, _ = reference.attention(case.query, case.key, case.value, case.mask)
     harness.expect_close(output_zero, expected, "the output with dropout_p=0.0")
@@ -130,9 +163,15 @@ def test_attention_dropout(qkv, device, case):
 def self_attention_inputs(draw):
     embed_dim = draw(strategies.dims(1, 8))
     x = draw(strategies.sequences(d_model=embed_dim))
-    weights = {f"{name}.{kind}": draw(strategies.tensors(
-        (embed_dim, embed_dim) if kind == "weight" else (embed_dim,), scale=0.5))
-        for name in "qkv" for kind in ("weight", "bias")}
+    weights = {
+        f"{name}.{kind}": draw(
+            strategies.tensors(
+                (embed_dim, embed_dim) if kind == "weight" else (embed_dim,), scale=0.5
+            )
+        )
+        for name in "qkv"
+        for kind in ("weight", "bias")
+    }
     causal = draw(st.booleans())
     return embed_dim, x, weights, causal
 
@@ -143,22 +182,37 @@ def test_self_attention_projections(qkv, device, inputs):
     layer = qkv.SelfAttention(embed_dim)
     shapes = harness.parameter_shapes(layer)
     for name, value in weights.items():
-        harness.expect(shapes.get(name) == tuple(value.shape),
-                       f"SelfAttention({embed_dim}) should have a parameter {name} of shape "
-                       f"{tuple(value.shape)} (nn.Linear members q, k, v), got {shapes.get(name)}")
+        harness.expect(
+            shapes.get(name) == tuple(value.shape),
+            f"SelfAttention({embed_dim}) should have a parameter {name} of shape "
+            f"{tuple(value.shape)} (nn.Linear members q, k, v), got {shapes.get(name)}",
+        )
     harness.load_weights(layer, weights, "SelfAttention")
     layer.to(device)
     x = x.to(device)
-    mask = torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=device).tril()[None] if causal else None
+    mask = (
+        torch.ones(x.shape[1], x.shape[1], dtype=torch.bool, device=device).tril()[None]
+        if causal
+        else None
+    )
     output, attention = harness.pair(layer(x, mask), "SelfAttention.forward")
-    project = {name: x @ weights[f"{name}.weight"].to(device).T + weights[f"{name}.bias"].to(device)
-               for name in "qkv"}
-    expected_output, expected_weights = reference.attention(project["q"], project["k"], project["v"], mask)
+    project = {
+        name: x @ weights[f"{name}.weight"].to(device).T + weights[f"{name}.bias"].to(device)
+        for name in "qkv"
+    }
+    expected_output, expected_weights = reference.attention(
+        project["q"], project["k"], project["v"], mask
+    )
     swapped = reference.attention(project["k"], project["q"], project["v"], mask)[1]
     attention = harness.expect_shape(attention, expected_weights.shape, "the attention weights")
     if not torch.allclose(attention, expected_weights, atol=1e-5) and torch.allclose(
-            attention, swapped, atol=1e-5):
+        attention, swapped, atol=1e-5
+    ):
         harness.fail("the queries and keys have swapped roles: scores must be q(x) @ k(x)^T")
-    harness.expect_close(attention, expected_weights, "the attention weights",
-                         reference="softmax(q(x) k(x)^T / sqrt(embed_dim))")
+    harness.expect_close(
+        attention,
+        expected_weights,
+        "the attention weights",
+        reference="softmax(q(x) k(x)^T / sqrt(embed_dim))",
+    )
     harness.expect_close(output, expected_output, "the output", reference="weights @ v(x)")

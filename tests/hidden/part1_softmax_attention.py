@@ -15,12 +15,17 @@ pytestmark = pytest.mark.part1
 def test_softmax_constant_rows_are_uniform(softmax_attention, n, value):
     x = np.full((2, n), value)
     result = harness.expect_finite(softmax_attention.softmax(x), f"softmax of a row of {value:g}")
-    harness.expect_close(result, np.full((2, n), 1.0 / n), f"softmax of a row of {value:g}",
-                         reference="a uniform row")
+    harness.expect_close(
+        result,
+        np.full((2, n), 1.0 / n),
+        f"softmax of a row of {value:g}",
+        reference="a uniform row",
+    )
 
 
-@given(X=strategies.arrays(), k=strategies.dims(1, 4), m=strategies.dims(1, 4),
-       seed=strategies.SEEDS)
+@given(
+    X=strategies.arrays(), k=strategies.dims(1, 4), m=strategies.dims(1, 4), seed=strategies.SEEDS
+)
 def test_separated_attention_rectangular(softmax_attention, X, k, m, seed):
     rng = np.random.default_rng(seed)
     W_s, W_c = rng.normal(size=(X.shape[1], k)), rng.normal(size=(X.shape[1], m))

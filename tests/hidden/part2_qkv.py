@@ -14,11 +14,16 @@ pytestmark = pytest.mark.part2
 def test_attention_large_scores_stable(qkv, device, case):
     case = case.on(device)
     output, weights = call_attention(qkv, case)
-    expected_output, expected_weights = reference.attention(case.query, case.key, case.value, case.mask)
+    expected_output, expected_weights = reference.attention(
+        case.query, case.key, case.value, case.mask
+    )
     harness.expect_finite(weights, "the attention weights for large scores")
-    harness.expect_close(weights, expected_weights, "the attention weights for large scores",
-                         atol=1e-4, rtol=1e-3)
-    harness.expect_close(output, expected_output, "the output for large scores", atol=1e-4, rtol=1e-3)
+    harness.expect_close(
+        weights, expected_weights, "the attention weights for large scores", atol=1e-4, rtol=1e-3
+    )
+    harness.expect_close(
+        output, expected_output, "the output for large scores", atol=1e-4, rtol=1e-3
+    )
 
 
 @given(case=strategies.attention_cases(allow_empty_rows=False))
@@ -27,7 +32,9 @@ def test_attention_float64(qkv, device, case):
     output, weights = call_attention(qkv, case)
     output = harness.tensor(output, "the output")
     harness.expect(output.dtype == torch.float64, f"float64 inputs gave a {output.dtype} output")
-    expected_output, expected_weights = reference.attention(case.query, case.key, case.value, case.mask)
+    expected_output, expected_weights = reference.attention(
+        case.query, case.key, case.value, case.mask
+    )
     harness.expect_close(weights, expected_weights, "the float64 attention weights")
     harness.expect_close(output, expected_output, "the float64 output")
 
@@ -43,6 +50,9 @@ def test_self_attention_batch_rows_independent(qkv, device, x, seed):
     changed[1:] = strategies.random_tensor(tuple(changed[1:].shape), seed).to(device)
     output_changed, _ = harness.pair(layer(changed), "SelfAttention.forward")
     output_changed = harness.expect_shape(output_changed, output.shape, "the output")
-    harness.expect_close(output_changed[:1], output[:1],
-                         "the first sequence's output after changing the others",
-                         reference="the same output (sequences of a batch must not see each other)")
+    harness.expect_close(
+        output_changed[:1],
+        output[:1],
+        "the first sequence's output after changing the others",
+        reference="the same output (sequences of a batch must not see each other)",
+    )
