@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs score demo clean
+.PHONY: venv test lint stubs check-stubs score student-bundle demo clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,9 @@ check-stubs: $(STAMP)
 # The score of one implementation (IMPL=solutions|assignments|path), every check in-process.
 score: $(STAMP)
 	$(PY) -m autograder score $(IMPL) --verbose
+
+student-bundle: $(STAMP)
+	$(PY) -m autograder student-bundle
 
 demo: $(STAMP)
 	@echo "== Regenerating the stubs (assignments/) from solutions/"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
-from . import profiles, report, stubcheck, stubs
+from . import bundle, profiles, report, stubcheck, stubs
 from .loader import ImplementationError, load_implementation
 from .rubric import load_rubric
 from .runner import check_function, run_check
@@ -67,6 +68,13 @@ def _score(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _student_bundle(arguments: argparse.Namespace) -> int:
+    archive = bundle.build(arguments.out)
+    print(f"student bundle: {arguments.out}/ and {archive}")
+    print(f"  try it: cd {arguments.out} && make test")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -81,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--visible-only", action="store_true", help="leave out hidden checks")
     score.add_argument("--verbose", "-v", action="store_true", help="say why each check failed")
     score.set_defaults(run=_score)
+    student = commands.add_parser("student-bundle", help="write the students' repository")
+    student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
+    student.set_defaults(run=_student_bundle)
     arguments = parser.parse_args(argv)
     return arguments.run(arguments)
 
