@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs score student-bundle demo clean
+.PHONY: venv test lint stubs check-stubs score student-bundle gpu-check demo clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ check-stubs: $(STAMP)
 # The score of one implementation (IMPL=solutions|assignments|path), every check in-process.
 score: $(STAMP)
 	$(PY) -m autograder score $(IMPL) --verbose
+
+# On a GPU machine: make gpu-check TORCH=system
+gpu-check: $(STAMP)
+	$(PY) -m autograder.gpu
 
 student-bundle: $(STAMP)
 	$(PY) -m autograder student-bundle
