@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from autograder import profiles
 from autograder.loader import Implementation, ImplementationError, load_implementation
 from autograder.report import score_lines
 from autograder.rubric import load_rubric
+from autograder.runner import explain
 
 RUBRIC = load_rubric()
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,6 +84,20 @@ def device(request: pytest.FixtureRequest) -> str:
 def _seeded() -> None:
     """Module initialisation in a check is the same in every run."""
     torch.manual_seed(0)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """A failing graded check reports what the grader would say, not a traceback of the check."""
+    report = yield
+    is_check = item.nodeid.startswith(("tests/checks/", "tests/hidden/"))
+    if report.failed and call.excinfo is not None and is_check:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        roots = (str(Path(str(item.config.getoption("--impl"))).name),)
+        report.longrepr = explain(call.excinfo.value, fixtures, roots)
+    return report
 
 
 class ScoreTable:
