@@ -37,7 +37,7 @@ def diagnose(case: strategies.AttentionCase, weights: torch.Tensor) -> str:
             guess_scores = guess_scores.masked_fill(~guess_mask, float("-inf"))
         guess = torch.softmax(guess_scores, dim=dim).nan_to_num(0.0)
         if guess.shape == weights.shape and torch.allclose(guess, weights.double(), atol=1e-5):
-            return f" It looks like {mistake}."
+            return f"\nIt looks like {mistake}."
     return ""
 
 
@@ -216,3 +216,39 @@ def test_self_attention_projections(qkv, device, inputs):
         reference="softmax(q(x) k(x)^T / sqrt(embed_dim))",
     )
     harness.expect_close(output, expected_output, "the output", reference="weights @ v(x)")
+
+
+# Half precision: compared with the float32 reference, within these tolerances.
+HALF_TOLERANCES = {torch.float16: 1e-2, torch.bfloat16: 6e-2}
+
+
+@given(
+    case=strategies.attention_cases(masked=True, allow_empty_rows=True),
+    dtype=st.sampled_from(sorted(HALF_TOLERANCES, key=str)),
+)
+def test_attention_half_precision(qkv, device, case, dtype):
+    expected_output, expected_weights = reference.attention(
+        case.query, case.key, case.value, case.mask
+    )
+    output, weights = call_attention(qkv, case.on(device, dtype))
+    what = f"the {str(dtype).removeprefix('torch.')} attention"
+    output = harness.expect_finite(output, f"{what} output (a fully masked row must not be NaN)")
+    harness.expect(output.dtype == dtype, f"{what} output has dtype {output.dtype}")
+    tolerance = HALF_TOLERANCES[dtype]
+    weights = harness.tensor(weights, f"{what} weights")
+    harness.expect_close(
+        weights.float(),
+        expected_weights,
+        f"{what} weights",
+        atol=tolerance,
+        rtol=tolerance,
+        reference="the float32 reference",
+    )
+    harness.expect_close(
+        output.float(),
+        expected_output,
+        f"{what} output",
+        atol=tolerance,
+        rtol=tolerance,
+        reference="the float32 reference",
+    )
