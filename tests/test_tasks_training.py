@@ -1,0 +1,177 @@
+"""Part 9 beyond the graded checks: datasets, task encodings, training, checkpoints, plots.
+
+These test the solution only (the course's given code and data). The training tests use
+small models and a few dozen steps: they show the loss falling, not a task solved (that is
+``make bench-tasks``).
+"""
+
+import random
+import re
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autograder.loader import load_implementation
+from autograder.rubric import load_rubric
+from autograder.runner import check_function, run_check
+from solutions import tasks
+
+RUBRIC = load_rubric()
+SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
+
+
+# ---------------------------------------------------------------- datasets
+
+
+def test_datasets_match_their_manifest():
+    assert tasks.verify_datasets() == []
+
+
+def test_make_datasets_reproduces_them_bit_for_bit(tmp_path):
+    written = tasks.write_datasets(tmp_path)
+    for path in written:
+        assert path.read_bytes() == (tasks.DATASETS / path.name).read_bytes(), path.name
+
+
+def test_heldout_sets_are_distinct_and_sized():
+    for name, eval_set in tasks.eval_sets().items():
+        examples = tasks.load_eval_set(name)
+        assert len(examples) == eval_set.count
+        assert len({source for source, _ in examples}) == eval_set.count
+
+
+@pytest.mark.parametrize("name", ["parser-textbook", "copy", "addition-textbook"])
+def test_training_never_sees_a_heldout_example(name):
+    task = tasks.make_task(name)
+    heldout = {tuple(task.vocabulary.encode(s)) for s, _ in tasks.load_eval_set(task.heldout)}
+    batches = tasks.training_batches(task, 200, seed=3)
+    seen = 0
+    for _ in range(20):
+        source, _ = next(batches)
+        for row in source.tolist():
+            ids = tuple(i for i in row if i != task.vocabulary.pad_id)
+            assert ids not in heldout
+            seen += 1
+    # parser-textbook has 1,200 statements of which 200 are held out: without the exclusion
+    # some of these 4,000 draws would be held-out ones.
+    assert seen == 4000
+
+
+# ---------------------------------------------------------------- task encodings
+
+
+@settings(max_examples=60)
+@given(name=st.sampled_from(tasks.TASK_NAMES), seed=st.integers(0, 2**32), reverse=st.booleans())
+def test_every_task_example_round_trips(name, seed, reverse):
+    task = tasks.make_task(name, reverse=reverse and name.startswith("addition"))
+    source, target = task.generate(random.Random(seed))
+    source_ids, target_ids = task.encode((source, target))
+    assert len(source_ids) <= task.max_source_len and len(target_ids) <= task.max_target_len
+    assert tuple(task.vocabulary.decode(source_ids)) == source
+    assert task.decode_target(target_ids) == target
+    specials = {task.vocabulary.pad_id, task.vocabulary.bos_id, task.vocabulary.eos_id}
+    assert not specials & set(source_ids)
+    assert not specials & set(target_ids[1:-1])
+
+
+def test_reversed_addition_emits_the_least_significant_digit_first():
+    task = tasks.make_task("addition", reverse=True)
+    example = tasks.addition_example(7, 95, 3)
+    _, target_ids = task.encode(example)
+    assert task.vocabulary.decode(target_ids) == ["2", "0", "1", "0"]
+    assert task.decode_target(target_ids) == ("0", "1", "0", "2")
+
+
+def test_the_textbook_bugs_cannot_happen():
+    addition = tasks.addition_vocabulary()
+    assert addition.id_of("0") not in (addition.pad_id, addition.bos_id, addition.eos_id)
+    parser = tasks.parser_vocabulary()
+    # "x=1+2" came back as "x = 2 + 3" when digits were encoded as d+14 and decoded as id-13.
+    tree = tasks.parse("x=1+2")
+    ids = parser.encode(tasks.tree_to_tokens(tree), bos=True, eos=True)
+    assert tasks.tokens_to_tree(parser.decode(ids)) == ("ASSIGN", "x", ("ADD", "1", "2"))
+    assert len({parser.id_of(s) for s in parser.symbols}) == len(parser)
+    # A single number is a node like any other.
+    assert tasks.tree_to_tokens(tasks.parse("y = 9")) == ["ASSIGN", "y", "9"]
+
+
+def _value(tree, env):
+    if isinstance(tree, str):
+        return env[tree] if tree in env else Fraction(int(tree))
+    label, left, right = tree
+    a, b = _value(left, env), _value(right, env)
+    return {"ADD": a + b, "SUB": a - b, "MUL": a * b}[label] if label != "DIV" else a / b
+
+
+@settings(max_examples=200)
+@given(seed=st.integers(0, 2**32))
+def test_parse_agrees_with_python_arithmetic(seed):
+    """The tree computes what Python computes from the same text: precedence and
+    associativity are right independently of how the course renders trees."""
+    source, target = tasks.make_task("parser").generate(random.Random(seed))
+    tree = tasks.tokens_to_tree(target)
+    assert tasks.parse("".join(source)) == tree
+    env = {"x": Fraction(3), "y": Fraction(-7, 2), "z": Fraction(5)}
+    # Digits as Fractions, so that Python divides exactly.
+    expression = re.sub(r"\d", lambda m: f"F({m.group()})", "".join(source).split("=", 1)[1])
+    try:
+        expected = eval(expression, {"F": Fraction}, env)
+    except ZeroDivisionError:
+        with pytest.raises(ZeroDivisionError):
+            _value(tree[2], env)
+        return
+    expression_tree = tree[2]
+    assert _value(expression_tree, env) == expected
+
+
+# ---------------------------------------------------------------- checks catch the textbook's bugs
+
+
+MISTAKES = [
+    (
+        "self.symbols: tuple[str, ...] = (*SPECIALS, *symbols)",
+        "self.symbols: tuple[str, ...] = (*symbols, BOS, EOS)",
+        "content ids start at 0: the first symbol (the digit 0) shares the padding id",
+    ),
+    (
+        "out.append(self.symbol_of(token_id))",
+        "out.append(self.symbol_of(token_id - 1))",
+        "decode is off by one from encode (the textbook's d+14 / id-13)",
+    ),
+    (
+        "tree = (label, tree, operand())",
+        "return (label, tree, binary(operand, operators))",
+        "right-associative: 1-2-3 parsed as 1-(2-3)",
+    ),
+    (
+        "label, *children = tree\n",
+        "label, *children = tree\n    children = [c for c in children if not (label == ASSIGN "
+        "and c in DIGITS)]\n",
+        "the linearisation drops a single-number node (the textbook's flattening)",
+    ),
+    (
+        "labels = target[:, 1:].masked_fill(target[:, 1:] == pad_id, -100)",
+        "labels = target[:, :-1].masked_fill(target[:, :-1] == pad_id, -100)",
+        "labels not shifted: the decoder is taught to copy its input",
+    ),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "mistake"), MISTAKES, ids=[m[2] for m in MISTAKES])
+def test_a_part9_mistake_fails_a_check(tmp_path, old, new, mistake):
+    folder = tmp_path / "submission"
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    path = folder / "tasks.py"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+    module = load_implementation(folder).module("tasks")
+    verdicts = [
+        run_check(check_function(check), {"tasks": module})
+        for check in RUBRIC.checks_of(RUBRIC.part_of_module("tasks").number)
+    ]
+    assert not all(v.passed for v in verdicts), f"no check of part 9 catches: {mistake}"
