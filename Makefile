@@ -14,6 +14,7 @@ PYTEST_ARGS ?=
 STAMP := $(VENV)/.installed
 
 .PHONY: venv test lint stubs check-stubs score student-bundle gpu-check demo clean
+.PHONY: datasets train bench-tasks
 
 venv: $(STAMP)
 
@@ -59,6 +60,20 @@ demo: $(STAMP)
 	$(PY) -m autograder score solutions
 	@echo "== Grading the untouched stubs (what a student starts from)"
 	$(PY) -m autograder score assignments
+
+# Part 9: regenerate the frozen held-out sets (bit for bit), train one task, time the tasks.
+TASK ?= addition
+STEPS ?=
+DEVICE ?= cpu
+datasets: $(STAMP)
+	$(PY) -m solutions.tasks datasets
+	$(PY) -m solutions.tasks check-datasets
+
+train: $(STAMP)
+	$(PY) -m solutions.tasks train $(TASK) --device $(DEVICE) $(if $(STEPS),--steps $(STEPS))
+
+bench-tasks: $(STAMP)
+	$(PY) -m benchmarks.tasks
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
