@@ -1,0 +1,215 @@
+"""End to end through nbgrader: release, submit, autograde (serial and parallel), feedback.
+
+One temporary course directory with parts 1 and 2 (one assignment each), graded in a real
+Jupyter kernel (the ``course`` kernel installed into this environment). The students:
+
+- ``ref``: the reference code filled into the released notebooks - full marks;
+- ``blank``: the untouched release, with every visible test cell edited to ``pass`` -
+  zero, because nbgrader restores the locked cells;
+- ``half``: part 1 done, part 2 untouched - exactly part 1's points;
+- ``tamper``: a wrong softmax whose cell sets ``torch.allclose = lambda *a, **k: True``;
+- ``notjson`` and ``renamed``: submissions nbgrader cannot grade - listed with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from autograder import nbgrading, notebooks
+from autograder.rubric import load_rubric
+
+pytestmark = pytest.mark.nbgrader
+
+RUBRIC = load_rubric()
+GROUPS = {"part1": (1,), "part2": (2,)}
+WRONG_SOFTMAX = (
+    "import torch\ntorch.allclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
+)
+
+
+def _grade_id(cell) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def _fill(notebook: Path, source: Path) -> None:
+    """Put the source notebook's solution cells into ``notebook`` (what a good student does)."""
+    solutions = {
+        _grade_id(c): c.source
+        for c in nbformat.read(source, as_version=4).cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        if _grade_id(cell) in solutions:
+            cell.source = solutions[_grade_id(cell)]
+    nbformat.write(nb, notebook)
+
+
+def _edit(notebook: Path, edit) -> None:
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        edit(cell)
+    nbformat.write(nb, notebook)
+
+
+def _submit(course: Path, student: str, assignment: str) -> Path:
+    """Copy the release of ``assignment`` into submitted/<student>/ and return the folder."""
+    import shutil
+
+    target = course / "submitted" / student / assignment
+    shutil.copytree(course / "release" / assignment, target)
+    return target
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("course")
+    settings = notebooks.Settings(
+        course=root / "course", exchange=root / "exchange", timeout=60, groups=GROUPS
+    )
+    nbgrading.install_kernel()
+    notebooks.write_course(settings)
+    report = nbgrading.release(settings.course)
+    assert report.passing_untouched == {}
+    course = settings.course
+    for assignment in GROUPS:
+        source = next((course / "source" / assignment).glob("*.ipynb"))
+        name = source.name
+        folder = _submit(course, "ref", assignment)
+        _fill(folder / name, source)
+        folder = _submit(course, "blank", assignment)
+        _edit(
+            folder / name,
+            lambda c: setattr(c, "source", "pass") if "course.check(" in c.source else None,
+        )
+        folder = _submit(course, "half", assignment)
+        if assignment == "part1":
+            _fill(folder / name, source)
+        folder = _submit(course, "notjson", assignment)
+        (folder / name).write_text("{this is not json", encoding="utf-8")
+        folder = _submit(course, "renamed", assignment)
+        _fill(folder / name, source)
+        _edit(
+            folder / name,
+            lambda c: (
+                c.metadata["nbgrader"].update(grade_id="renamed_by_student")
+                if _grade_id(c) and _grade_id(c).startswith("check_")
+                else None
+            ),
+        )
+    folder = _submit(course, "tamper", "part1")
+    notebook = next(folder.glob("*.ipynb"))
+    _fill(notebook, next((course / "source" / "part1").glob("*.ipynb")))
+
+    def wrong_softmax(cell) -> None:
+        if "def softmax(" in cell.source:
+            cell.source = re.sub(
+                r"shifted = .*?return exp / exp.sum\(axis=axis, keepdims=True\)",
+                "return np.exp(x) / 2.0",
+                cell.source,
+                flags=re.DOTALL,
+            )
+            cell.source += "\n\n" + WRONG_SOFTMAX
+
+    _edit(notebook, wrong_softmax)
+    return course
+
+
+@pytest.fixture(scope="module")
+def serial(course: Path) -> tuple[list[nbgrading.Outcome], float, dict]:
+    start = time.perf_counter()
+    outcomes = nbgrading.autograde(course, jobs=1)
+    seconds = time.perf_counter() - start
+    return outcomes, seconds, nbgrading.check_scores(course)
+
+
+def _total(scores: dict, assignment: str, student: str) -> float:
+    return sum(scores[(assignment, student)].values())
+
+
+def test_release_has_no_solution_and_no_hidden_check(course: Path) -> None:
+    for path in (course / "release").glob("*/*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "BEGIN HIDDEN TESTS" not in text
+        assert "hidden_check(" not in text
+        for check in RUBRIC.checks.values():
+            if check.hidden:
+                assert check.id not in text, f"{path.name} names hidden check {check.id}"
+    assert not list((course / "release").rglob("tests/hidden"))
+    assert not list((course / "release").rglob("solutions"))
+
+
+def test_gradebook_equals_the_rubric(course: Path, serial) -> None:
+    outcomes, seconds, scores = serial
+    print(f"serial autograde of {len(outcomes)} submissions: {seconds:.1f} s")
+    for number, assignment in ((1, "part1"), (2, "part2")):
+        full = RUBRIC.points(number)
+        assert _total(scores, assignment, "ref") == pytest.approx(full)
+        assert _total(scores, assignment, "blank") == 0
+    assert _total(scores, "part1", "half") == pytest.approx(RUBRIC.points(1))
+    assert _total(scores, "part2", "half") == 0
+
+
+def test_edited_test_cells_are_restored(course: Path, serial) -> None:
+    for path in (course / "autograded" / "blank").glob("*/*.ipynb"):
+        sources = [c.source for c in nbformat.read(path, as_version=4).cells]
+        assert any("course.check(" in s for s in sources)
+        assert "pass" not in sources
+
+
+def test_ungradable_submissions_are_listed_with_a_reason(course: Path, serial) -> None:
+    outcomes, _, _ = serial
+    failed = {(o.assignment, o.student): o.reason for o in outcomes if not o.graded}
+    assert set(failed) == {(a, s) for a in GROUPS for s in ("notjson", "renamed")}
+    assert "JSON" in failed[("part1", "notjson")]
+    assert "grade_id" in failed[("part1", "renamed")]
+    rows = {(r.assignment, r.student): r for r in nbgrading.grade_rows(course)}
+    assert rows[("part1", "notjson")].status == "not graded"
+    assert rows[("part1", "notjson")].score is None
+    assert rows[("part1", "ref")].status == "graded"
+    csv_text = nbgrading.export_grades(course, course / "grades.csv").read_text()
+    assert "not valid JSON" in csv_text
+
+
+def test_tampering_is_visible_to_a_crosscheck(course: Path, serial) -> None:
+    _, _, scores = serial
+    tampered = scores[("part1", "tamper")]
+    # The checks compare tensors themselves; whatever nbgrader still gave the wrong softmax,
+    # a grader outside the notebook's process that scores it 0 shows up in the comparison.
+    assert tampered["softmax_rows_sum_to_one"] == 0
+    isolated = {("part1", "tamper"): {check: 0.0 for check in tampered}}
+    flagged = nbgrading.compare({("part1", "tamper"): tampered}, isolated)
+    assert {d.check for d in flagged} == {c for c, s in tampered.items() if s > 0}
+    if not nbgrading.grader_available():
+        pytest.skip("the isolated grader (autograder/grade.py) does not exist yet")
+
+
+def test_feedback_has_no_hidden_check(course: Path, serial) -> None:
+    written = nbgrading.feedback(course)
+    assert written
+    for path in written:
+        html = path.read_text(encoding="utf-8")
+        assert "BEGIN HIDDEN TESTS" not in html and "hidden_check" not in html
+        for check in RUBRIC.checks.values():
+            if check.hidden:
+                assert f"test_{check.id}" not in html
+        assert "tests/hidden" not in html
+
+
+def test_parallel_autograde_gives_the_serial_gradebook(course: Path, serial) -> None:
+    _, serial_seconds, serial_scores = serial
+    start = time.perf_counter()
+    outcomes = nbgrading.autograde(course, jobs=2)
+    seconds = time.perf_counter() - start
+    print(f"autograde: serial {serial_seconds:.1f} s, JOBS=2 {seconds:.1f} s")
+    assert nbgrading.check_scores(course) == serial_scores
+    assert sorted((o.assignment, o.student, o.graded) for o in outcomes) == sorted(
+        (o.assignment, o.student, o.graded) for o in serial[0]
+    )
+    assert json.loads((course / nbgrading.NOT_GRADED).read_text())
