@@ -125,8 +125,7 @@ def as_tree(value: Any, what: str) -> Any:
 
 
 def size(vocabulary: Any) -> int:
-    # __len__ called as a method: len() of a remote object would not reach the student's code.
-    return as_int(vocabulary.__len__(), "len(vocabulary)")
+    return as_int(len(vocabulary), "len(vocabulary)")
 
 
 def make_vocabulary(tasks: Any, name: str) -> Any:
