@@ -247,5 +247,7 @@ def start(part: int, namespace: dict[str, Any] | None = None) -> Course:
         grading=grading,
         _namespace=namespace,
     )
+    # Module-level code that locates its own file finds where save() writes the module.
+    namespace.setdefault("__file__", str(folder / f"{info.module}.py"))
     _install_dependencies(course)
     return course

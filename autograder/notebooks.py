@@ -35,7 +35,7 @@ DEFAULT_COURSE = ROOT / "build" / "course"
 DEFAULT_EXCHANGE = ROOT / "build" / "exchange"
 COURSE_ID = "attention"
 KERNEL = {"name": "course", "display_name": "Python 3 (course)", "language": "python"}
-RELATIVE_IMPORT = re.compile(r"^from \.(?P<name>\w+) import ", re.MULTILINE)
+RELATIVE_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from \.(?P<name>\w+) import ", re.MULTILINE)
 # What every assignment folder carries so that its notebook runs on a student's machine.
 SUPPORT_FILES = (
     "autograder/__init__.py",
@@ -95,7 +95,7 @@ def notebook_name(part: Part) -> str:
 
 def plain_imports(source: str) -> str:
     """``from .qkv import x`` -> ``from qkv import x``: a notebook is not inside a package."""
-    return RELATIVE_IMPORT.sub(r"from \g<name> import ", source)
+    return RELATIVE_IMPORT.sub(r"\g<indent>from \g<name> import ", source)
 
 
 def hints_outside_regions(source: str) -> str:
@@ -135,6 +135,12 @@ def split_module(source: str, filename: str = "<module>") -> list[CodeCell]:
     regions = find_regions(source, filename)
     tree = ast.parse(source, filename=filename)
     lines = source.splitlines()
+    # A notebook's __name__ is "__main__": a module's command line must not run in it.
+    for node in reversed(tree.body):
+        if _is_main_guard(node):
+            end = node.end_lineno or node.lineno
+            lines[node.lineno - 1 : end] = [""] * (end - node.lineno + 1)
+            tree.body.remove(node)
     starts: list[int] = []
     previous_was_import = False
     for node in tree.body:
@@ -157,6 +163,16 @@ def split_module(source: str, filename: str = "<module>") -> list[CodeCell]:
         solution = any(begin < r.begin <= end for r in regions)
         cells.append(CodeCell(text, solution))
     return cells
+
+
+def _is_main_guard(node: ast.stmt) -> bool:
+    """``if __name__ == "__main__":``."""
+    return (
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Compare)
+        and isinstance(node.test.left, ast.Name)
+        and node.test.left.id == "__name__"
+    )
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,201 @@
+"""The generated nbgrader notebooks and their runtime, without a kernel (fast).
+
+The end-to-end run through nbgrader is ``tests/test_nbgrader_e2e.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbgrader.nbgraderformat import MetadataValidator
+
+from autograder import nbgrading, notebook_runtime, notebooks
+from autograder.rubric import load_rubric
+from autograder.stubs import find_regions
+
+RUBRIC = load_rubric()
+ROOT = Path(__file__).resolve().parent.parent
+READY = [p for p in RUBRIC.parts.values() if (ROOT / "solutions" / f"{p.module}.py").is_file()]
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory: pytest.TempPathFactory) -> notebooks.Written:
+    root = tmp_path_factory.mktemp("generated")
+    settings = notebooks.Settings(course=root / "course", exchange=root / "exchange")
+    return notebooks.write_course(settings)
+
+
+def _meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def test_every_ready_part_gets_a_notebook_and_the_rest_are_reported(course) -> None:
+    names = {path.stem for path in course.notebooks}
+    assert names == {notebooks.notebook_name(part) for part in READY}
+    missing = [p for p in RUBRIC.parts.values() if p not in READY]
+    assert len(course.skipped) == len(missing)
+    for part in missing:
+        assert any(f"part {part.number} " in line for line in course.skipped)
+
+
+@pytest.mark.parametrize("part", READY, ids=lambda p: f"part{p.number}")
+def test_notebook_follows_the_module_and_the_rubric(course, part) -> None:
+    path = next(p for p in course.notebooks if p.stem == notebooks.notebook_name(part))
+    notebook = nbformat.read(path, as_version=4)
+    MetadataValidator().validate_nb(notebook)
+    cells = [c for c in notebook.cells if c.cell_type == "code"]
+    solution = "\n".join(c.source for c in cells if _meta(c).get("solution"))
+    module_text = (ROOT / "solutions" / f"{part.module}.py").read_text(encoding="utf-8")
+    # Every marked region of the module is in a solution cell, and nowhere else.
+    assert len(find_regions(solution)) == len(find_regions(module_text))
+    assert not any("### BEGIN SOLUTION" in c.source for c in cells if not _meta(c).get("solution"))
+    # No relative import survives: a notebook is not a package.
+    assert "from ." not in "".join(c.source for c in cells)
+    # One test cell per check, worth the rubric's points; hidden ones inside hidden regions.
+    tests = [c for c in cells if _meta(c).get("grade")]
+    assert len(tests) == len(RUBRIC.checks_of(part.number))
+    for cell, check in zip(tests, RUBRIC.checks_of(part.number), strict=True):
+        assert _meta(cell)["locked"] and _meta(cell)["points"] == check.points
+        assert f'"{check.id}"' in cell.source
+        assert ("### BEGIN HIDDEN TESTS" in cell.source) == check.hidden
+        if check.hidden:
+            assert check.id not in _meta(cell)["grade_id"]
+    assert sum(_meta(c)["points"] for c in tests) == pytest.approx(RUBRIC.points(part.number))
+    assert notebook.metadata.kernelspec.name == "course"
+
+
+def test_support_files_hold_no_solution_and_no_hidden_check(course) -> None:
+    for path in course.notebooks:
+        folder = path.parent
+        assert not (folder / "solutions").exists()
+        assert not (folder / "tests" / "hidden").exists()
+        rubric_text = (folder / "rubric.toml").read_text(encoding="utf-8")
+        for check in RUBRIC.checks.values():
+            if check.hidden:
+                assert check.id not in rubric_text
+        assert "### BEGIN SOLUTION" not in (folder / "_validate.py").read_text(encoding="utf-8")
+
+
+def test_split_module_keeps_every_line_in_order() -> None:
+    source = (ROOT / "solutions" / "qkv.py").read_text(encoding="utf-8")
+    cells = notebooks.split_module(source)
+    assert "\n".join(c.source for c in cells).split() == source.split()
+    assert [c.solution for c in cells] == [False, True, True]
+
+
+def test_hints_move_above_the_region() -> None:
+    source = (
+        "def f():\n    ### BEGIN SOLUTION\n    ### HINT: think\n    return 1\n"
+        "    ### END SOLUTION\n"
+    )
+    moved = notebooks.hints_outside_regions(source)
+    assert moved.index("# HINT: think") < moved.index("### BEGIN SOLUTION")
+    assert "### HINT" not in moved
+
+
+def test_assignment_groups_are_configurable(tmp_path: Path) -> None:
+    groups = notebooks.parse_groups(["week1=1,2", "week2=4"])
+    assert groups == {"week1": (1, 2), "week2": (4,)}
+    written = notebooks.write_course(notebooks.Settings(course=tmp_path / "c", groups=groups))
+    assert {p.parent.name for p in written.notebooks} == {"week1", "week2"}
+    with pytest.raises(ValueError, match="NAME=PARTS"):
+        notebooks.parse_groups(["week 1"])
+
+
+def _course(tmp_path: Path, namespace: dict, *, grading: bool) -> notebook_runtime.Course:
+    part = RUBRIC.parts[3]
+    return notebook_runtime.Course(
+        part=3,
+        module=part.module,
+        depends=part.depends,
+        forbidden=part.forbidden,
+        folder=tmp_path,
+        root=ROOT if grading else None,
+        grading=grading,
+        _namespace=namespace,
+    )
+
+
+def test_runtime_saves_the_latest_run_of_each_module_cell(tmp_path: Path) -> None:
+    history = [
+        "# multihead.py [2/2]\nX = 1",
+        "# multihead.py [1/2]\nimport torch",
+        "print('not part of the module')",
+        "# multihead.py [2/2]\nX = 2",
+    ]
+    course = _course(tmp_path, {"In": history}, grading=False)
+    saved = course.save().read_text(encoding="utf-8")
+    assert saved.index("import torch") < saved.index("X = 2")
+    assert "X = 1" not in saved and "not part" not in saved
+
+
+def _isolate_plain_modules(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runtime installs ``qkv`` and ``_validate`` as top-level modules; undo that after."""
+    for name in ("qkv", "_validate"):
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_grading_uses_the_reference_of_earlier_parts(tmp_path: Path, monkeypatch) -> None:
+    _isolate_plain_modules(monkeypatch)
+    notebook_runtime._install_dependencies(_course(tmp_path, {}, grading=True))
+    import solutions.qkv
+
+    assert sys.modules["qkv"] is solutions.qkv
+
+
+def test_students_get_their_own_earlier_parts(tmp_path: Path, monkeypatch) -> None:
+    _isolate_plain_modules(monkeypatch)
+    (tmp_path / "part2").mkdir()
+    (tmp_path / "part3").mkdir()
+    (tmp_path / "part2" / "qkv.py").write_text("WHO = 'student'\n", encoding="utf-8")
+    (tmp_path / "part3" / "_validate.py").write_text("", encoding="utf-8")
+    course = _course(tmp_path / "part3", {}, grading=False)
+    notebook_runtime._install_dependencies(course)
+    assert sys.modules["qkv"].WHO == "student"
+    (tmp_path / "part2" / "qkv.py").unlink()
+    with pytest.raises(notebook_runtime.NotebookSetupError, match="Run that notebook first"):
+        notebook_runtime._install_dependencies(course)
+
+
+def test_hidden_check_failure_shows_only_its_message(tmp_path: Path, monkeypatch) -> None:
+    _isolate_plain_modules(monkeypatch)
+    course = _course(tmp_path, {"MultiHeadAttention": torch.nn.Identity}, grading=True)
+    notebook_runtime._install_dependencies(course)
+    with pytest.raises(notebook_runtime.HiddenCheckFailed) as caught:
+        course.hidden_check("multihead_single_head_is_self_attention")
+    rendered = "\n".join(caught.value._render_traceback_())
+    assert rendered.startswith("HiddenCheckFailed: ")
+    assert "def test_" not in rendered and "tests/hidden" not in rendered
+
+
+def test_forbidden_shortcut_fails_every_check(tmp_path: Path) -> None:
+    history = ["# multihead.py [1/1]\nfrom torch.nn import MultiheadAttention\n"]
+    course = _course(tmp_path, {"In": history}, grading=True)
+    course._namespace.update(module=types.ModuleType("x"))
+    with pytest.raises(notebook_runtime.CheckFailed, match="shortcut"):
+        course.check("split_merge_round_trip")
+
+
+def test_crosscheck_lists_checks_scored_higher_by_nbgrader() -> None:
+    ours = {("part1", "s"): {"a": 1.0, "b": 2.0, "c": 1.0}}
+    theirs = {("part1", "s"): {"a": 1.0, "b": 0.0}}
+    found = nbgrading.compare(ours, theirs)
+    assert [(d.check, d.nbgrader, d.isolated) for d in found] == [("b", 2.0, 0.0), ("c", 1.0, 0.0)]
+    results = {"tests": [{"name": "a (1 point)", "score": 1}, {"check": "b", "score": 0}]}
+    assert nbgrading.isolated_scores(results) == {"a": 1.0, "b": 0.0}
+
+
+def test_reasons_for_ungradable_submissions() -> None:
+    assert "JSON" in nbgrading.reason_of("nbformat.reader.NotJSONError: Notebook does not")
+    assert "kernel died" in nbgrading.reason_of("nbclient.exceptions.DeadKernelError: Kernel died")
+    assert nbgrading.reason_of("") == "nbgrader failed without saying why"
+
+
+def test_steps_say_what_to_run_first(tmp_path: Path) -> None:
+    with pytest.raises(nbgrading.CourseError, match="make notebooks"):
+        nbgrading.release(tmp_path)
