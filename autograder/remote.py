@@ -747,6 +747,10 @@ class Peer:
         """What the outermost request is doing, for error messages."""
         self.translate: Callable[[BaseException], BaseException] | None = None
         """Turns errors of requests into the errors the caller should see (the sandbox's)."""
+        self.gone: Callable[[BaseException], BaseException] = lambda error: ChannelClosed(
+            f"the channel is closed: {error}"
+        )
+        """The error for a request made after the channel closed (``error`` closed it)."""
         if restricted:
             os.set_blocking(write_fd, False)
 
@@ -865,7 +869,7 @@ class Peer:
     def _request(self, op: str, args: tuple[Any, ...], grad_enabled: bool | None = None) -> Any:
         """Send a request, serve the other end's requests meanwhile, return its answer."""
         if self.closed is not None:
-            raise type(self.closed)(*self.closed.args)
+            raise self.gone(self.closed)
         grad = torch.is_grad_enabled() if grad_enabled is None else grad_enabled
         request_id = next(self._ids)
         released, self._released = self._released, []

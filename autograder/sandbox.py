@@ -255,6 +255,9 @@ class Sandbox:
             os.close(write_out)
         self._peer = Peer(read_out, write_in, restricted=True, share_tracebacks=False)
         self._peer.translate = self._translate
+        self._peer.gone = lambda error: WorkerDied(
+            f"the submission's process is no longer running: {error}"
+        )
         self._service = remote.ShimService(self._peer, self.dependencies)
         config = {
             "uid": self.uid,

@@ -70,8 +70,21 @@ def hide_paths(hide: list[str], keep_read_only: list[str], keep_writable: list[s
     if libc.unshare(_CLONE_NEWNS) != 0:
         error = ctypes.get_errno()
         raise OSError(error, f"unshare(CLONE_NEWNS): {os.strerror(error)}")
-    _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
+    try:
+        _mount(None, "/", None, _MS_REC | _MS_PRIVATE, None)
+    except OSError as error:
+        raise OSError(error.errno, f"cannot make mounts private: {error}") from None
+    try:
+        _cover(hide, keep_read_only, keep_writable)
+    except OSError as error:
+        # Half-hidden is worse than either state: the worker must not go on.
+        raise SystemExit(f"the sandbox could not hide the grader's files: {error}") from None
+
+
+def _cover(hide: list[str], keep_read_only: list[str], keep_writable: list[str]) -> None:
     hide = sorted({os.path.realpath(p) for p in hide if os.path.isdir(p)}, key=len)
+    # A folder inside another hidden one is covered already (and no longer exists).
+    hide = [h for i, h in enumerate(hide) if not any(_inside(h, o) for o in hide[:i])]
     keep = [(os.path.realpath(p), False) for p in keep_read_only if os.path.exists(p)]
     keep += [(os.path.realpath(p), True) for p in keep_writable if os.path.exists(p)]
     keep = [(p, w) for p, w in keep if any(_inside(p, h) for h in hide)]

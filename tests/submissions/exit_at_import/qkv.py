@@ -1,0 +1,5 @@
+"""A submission that exits while it is imported."""
+
+import sys
+
+sys.exit(3)

@@ -1,0 +1,4 @@
+"""A submission that never finishes importing."""
+
+while True:
+    pass

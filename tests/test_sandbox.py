@@ -1,0 +1,219 @@
+"""Crafted hostile submissions: each ends as a clear error in the grader, never worse.
+
+Every case in ``tests/submissions/<case>/`` is a ``qkv.py`` that misbehaves in one way. The
+grader must turn it into an exception for that call or that part, stay responsive, and keep
+its own process, files and verdicts untouched.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from autograder.remote import StudentError
+from autograder.sandbox import (
+    ROOT,
+    Limits,
+    ModuleLoadError,
+    Sandbox,
+    WorkerDied,
+    WorkerMemoryError,
+    WorkerTimeout,
+)
+from tests import harness
+
+SUBMISSIONS = Path(__file__).parent / "submissions"
+LIMITS = Limits(wall_s=2.0, startup_s=60.0, cpu_s=30, memory_mb=1536)
+ROOT_ONLY = pytest.mark.skipif(
+    os.geteuid() != 0, reason="isolation by uid and namespace needs root"
+)
+
+
+def sandbox(case: str, **kwargs: object) -> Sandbox:
+    """A sandbox of the crafted submission ``case`` with small limits."""
+    return Sandbox(SUBMISSIONS / case, ["qkv"], limits=LIMITS, **kwargs)  # type: ignore[arg-type]
+
+
+def attention_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = torch.randn(2, 3, 4)
+    return x, x.clone(), x.clone()
+
+
+def test_syntax_error_is_a_load_error() -> None:
+    with sandbox("syntax_error") as box, pytest.raises(ModuleLoadError, match="SyntaxError"):
+        box.module("qkv")
+
+
+def test_import_error_is_a_load_error() -> None:
+    with sandbox("import_error") as box:
+        with pytest.raises(ModuleLoadError, match="ModuleNotFoundError.*attention_helpers"):
+            box.module("qkv")
+        assert box.running, "an exception at import leaves the worker usable"
+
+
+def test_missing_function_is_an_attribute_error() -> None:
+    with sandbox("missing_function") as box:
+        qkv = box.module("qkv")
+        with pytest.raises(AttributeError, match="scaled_dot_product_attention"):
+            qkv.scaled_dot_product_attention  # noqa: B018 - the read is the test
+
+
+def test_missing_module_is_a_load_error() -> None:
+    with sandbox("missing_function", support_dir=None) as box:
+        with pytest.raises(ModuleLoadError, match="has no masks.py"):
+            box.module("masks")
+
+
+def test_student_exception_keeps_its_builtin_base_and_traceback() -> None:
+    with sandbox("raises_custom") as box:
+        qkv = box.module("qkv")
+        with pytest.raises(ValueError, match=r"bad shapes \(2, 3, 4\)") as raised:
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        assert isinstance(raised.value, StudentError)
+        assert raised.value.type_name == "ShapeError"
+        assert "qkv.py" in raised.value.remote_traceback
+        assert "Traceback" not in str(raised.value)
+
+
+def test_infinite_loop_ignoring_signals_times_out_and_the_sandbox_restarts() -> None:
+    with sandbox("loop_in_call") as box:
+        qkv = box.module("qkv")
+        start = time.monotonic()
+        with pytest.raises(WorkerTimeout, match="wall-clock limit of 2 s.*scaled_dot_product"):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        assert time.monotonic() - start < 10
+        with pytest.raises(WorkerDied):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        assert box.module("qkv") is not qkv, "a fresh worker serves the next check"
+
+
+def test_infinite_loop_at_import_times_out() -> None:
+    with sandbox("loop_at_import") as box, pytest.raises(WorkerTimeout, match="import of qkv"):
+        box.module("qkv")
+
+
+def test_huge_allocation_is_a_memory_error_and_the_worker_survives() -> None:
+    with sandbox("huge_allocation") as box:
+        qkv = box.module("qkv")
+        with pytest.raises(WorkerMemoryError, match="ran out of memory"):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        with pytest.raises(WorkerMemoryError):
+            qkv.python_hog()
+        assert box.running
+
+
+def test_exit_at_import_is_reported_with_its_code() -> None:
+    with sandbox("exit_at_import") as box:
+        with pytest.raises(WorkerDied, match="exited with code 3 during the import of qkv.py"):
+            box.module("qkv")
+        assert not box.running
+
+
+def test_exit_in_a_call_is_reported_and_the_host_survives() -> None:
+    with sandbox("exit_in_call") as box:
+        qkv = box.module("qkv")
+        with pytest.raises(WorkerDied, match="exited with code 5 during the call of qkv.scaled"):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+
+
+def test_fake_output_stays_in_the_workers_log(capfd: pytest.CaptureFixture[str]) -> None:
+    with sandbox("fake_output") as box:
+        qkv = box.module("qkv")
+        output, _ = qkv.scaled_dot_product_attention(*attention_inputs())
+        tail = box.output_tail()
+    captured = capfd.readouterr()
+    assert "42 passed" not in captured.out + captured.err
+    assert "42 passed" in tail and "FAKE STDERR" in tail and '{"score": 100.0}' in tail
+    assert float(harness.tensor(output, "output").abs().sum()) == 0.0
+
+
+def test_monkeypatching_stays_in_the_worker() -> None:
+    with sandbox("monkeypatch") as box:
+        qkv = box.module("qkv")
+        assert qkv.patched() is True, "the patch works inside the submission's process"
+        query, key, value = attention_inputs()
+        output, _ = qkv.scaled_dot_product_attention(query, key, value)
+    assert torch.allclose(torch.zeros(1), torch.ones(1)) is False
+    expected = torch.softmax(query @ key.transpose(-2, -1) / 2, -1) @ value
+    with pytest.raises(harness.CheckFailure):
+        harness.expect_close(output, expected, "the attention output")
+
+
+@ROOT_ONLY
+def test_grader_files_are_neither_readable_nor_writable(tmp_path: Path) -> None:
+    results = tmp_path / "results" / "results.json"
+    results.parent.mkdir()
+    results.write_text('{"score": 0}')
+    hidden_check = ROOT / "tests" / "hidden" / "part2_qkv.py"
+    with sandbox("read_files", hide=[results.parent]) as box:
+        assert box.unapplied == []
+        qkv = box.module("qkv")
+        reads = qkv.read_attempts([str(ROOT / "solutions" / "qkv.py"), str(hidden_check)])
+        writes = qkv.write_attempts(
+            [str(results), str(ROOT / "solutions" / "qkv.py"), "/tmp/x", "inside.txt"]
+        )
+        listing = qkv.listing()
+        uid, cwd = qkv.identity()
+    assert all(value in ("FileNotFoundError", "PermissionError") for value in reads.values())
+    assert (
+        writes[str(results)] != "written"
+        and writes[str(ROOT / "solutions" / "qkv.py")] != "written"
+    )
+    assert writes["inside.txt"] == "written", "the scratch directory is writable"
+    assert results.read_text() == '{"score": 0}'
+    assert not any(path.endswith(("solutions", "tests", "rubric.toml")) for path in listing)
+    assert uid not in (0, os.getuid())
+    assert cwd.endswith("work")
+
+
+def test_without_privileges_the_unapplied_protections_are_listed() -> None:
+    with sandbox("read_files", isolate=False) as box:
+        reasons = " | ".join(box.unapplied)
+    assert "could not drop privileges" in reasons
+    assert "can read" in reasons and "solutions" in reasons
+    assert "outlive" in reasons
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+@ROOT_ONLY
+def test_spawned_processes_do_not_outlive_the_sandbox() -> None:
+    with sandbox("spawn_daemon") as box:
+        pids = box.module("qkv").spawn()
+        assert all(_alive(pid) for pid in pids)
+    deadline = time.monotonic() + 5
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids)
+
+
+def test_objects_that_run_code_when_unpickled_come_back_as_inert_proxies() -> None:
+    marker = Path("/tmp/evil_pickle_ran")
+    marker.unlink(missing_ok=True)
+    with sandbox("evil_pickle") as box:
+        qkv = box.module("qkv")
+        output, weights = qkv.scaled_dot_product_attention(*attention_inputs())
+        assert type(output).__name__ == "Evil"
+        with pytest.raises(harness.CheckFailure, match="should be a tensor, got Evil"):
+            harness.tensor(output, "the attention output")
+        doubled = qkv.sneaky(torch.ones(2))
+        assert type(doubled) is torch.Tensor and doubled.tolist() == [2.0, 2.0]
+    assert not marker.exists()
+
+
+def test_forged_bytes_on_the_channel_end_the_worker_not_the_grader() -> None:
+    with sandbox("garbage_on_channel") as box:
+        qkv = box.module("qkv")
+        with pytest.raises(WorkerDied, match="cannot accept"):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        assert not box.running
