@@ -237,8 +237,10 @@ def grade_tasks(course: Path, tasks: list[tuple[str, str]]) -> list[Outcome]:
     """Autograde ``tasks`` one after another in this process (one worker's share)."""
     import time
 
+    from .nbexecute import autograde_preprocessors
+
     os.environ.update(grading_environment())
-    grader = api(course)
+    grader = api(course, **{"Autograde.autograde_preprocessors": autograde_preprocessors()})
     outcomes = []
     for assignment, student in tasks:
         start = time.perf_counter()
@@ -545,3 +547,4 @@ def crosscheck(course: Path, out: Path) -> list[Discrepancy]:
         json.dumps([asdict(d) for d in found], indent=2) + "\n", encoding="utf-8"
     )
     return found
+

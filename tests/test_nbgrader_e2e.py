@@ -213,3 +213,45 @@ def test_parallel_autograde_gives_the_serial_gradebook(course: Path, serial) -> 
         (o.assignment, o.student, o.graded) for o in serial[0]
     )
     assert json.loads((course / nbgrading.NOT_GRADED).read_text())
+
+
+STOPPERS = {
+    "hang": "while True:\n        pass\n",
+    "ignore": "import signal\n    signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+    "    while True:\n        pass\n",
+    "crash": "import os\n    os.kill(os.getpid(), 9)\n",
+}
+
+
+def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path) -> None:
+    """separated_self_attention hangs or kills the kernel; the checks before it keep points."""
+    settings = notebooks.Settings(
+        course=tmp_path / "course",
+        exchange=tmp_path / "exchange",
+        timeout=5,
+        groups={"part1": (1,)},
+    )
+    notebooks.write_course(settings)
+    course = settings.course
+    nbgrading.generate(course)
+    source = next((course / "source" / "part1").glob("*.ipynb"))
+    for student, code in STOPPERS.items():
+        notebook = _submit(course, student, "part1") / source.name
+        _fill(notebook, source)
+
+        def stop(cell, code=code) -> None:
+            if "def separated_self_attention" in cell.source:
+                marker = "    projected = X @ W_similarity"
+                cell.source = cell.source.replace(marker, f"    {code}{marker}")
+
+        _edit(notebook, stop)
+    outcomes = nbgrading.autograde(course, jobs=len(STOPPERS))
+    assert all(o.graded for o in outcomes), outcomes
+    scores = nbgrading.check_scores(course)
+    before = [c.id for c in RUBRIC.checks_of(1)]
+    ran = before[: before.index("separated_attention_roles")]
+    for student in STOPPERS:
+        got = scores[("part1", student)]
+        assert sum(got[c] for c in ran) == pytest.approx(sum(RUBRIC.checks[c].points for c in ran))
+        assert got["separated_attention_roles"] == 0
+        assert got["separated_attention_rectangular"] == 0
