@@ -300,7 +300,10 @@ class _Encoder:
             header += _Q.pack(size)
         self.chunks.append(bytes(header))
         self.str(str(value.device))
-        raw = data.reshape(-1).view(torch.uint8).numpy() if data.numel() else b""
+        # A fresh buffer: contiguous() keeps stride 0 on size-1 dimensions of an expanded
+        # tensor, which cannot be viewed as bytes.
+        flat = torch.empty(data.numel(), dtype=data.dtype).copy_(data.reshape(-1))
+        raw = flat.view(torch.uint8).numpy() if data.numel() else b""
         self.chunks.append(_Q.pack(len(raw)))
         self.chunks.append(raw)
         if grad is not None:

@@ -18,6 +18,7 @@ wall-clock limit. Whatever the submission does, the grader gets an exception
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -71,6 +72,7 @@ class Limits:
         file_mb: the largest file the submission may write, in MiB.
         processes: processes and threads the sandbox's user may have at once.
         threads: torch's intra-op threads in the worker.
+        message_mb: the largest message the worker may send, in MiB.
     """
 
     wall_s: float = 30.0
@@ -80,6 +82,7 @@ class Limits:
     file_mb: int = 64
     processes: int = 256
     threads: int = 1
+    message_mb: int = 256
 
 
 def _module_files(folder: Path) -> list[Path]:
@@ -253,7 +256,13 @@ class Sandbox:
             stderr.close()
             os.close(read_in)
             os.close(write_out)
-        self._peer = Peer(read_out, write_in, restricted=True, share_tracebacks=False)
+        self._peer = Peer(
+            read_out,
+            write_in,
+            restricted=True,
+            share_tracebacks=False,
+            max_message=self.limits.message_mb * 2**20,
+        )
         self._peer.translate = self._translate
         self._peer.gone = lambda error: WorkerDied(
             f"the submission's process is no longer running: {error}"
@@ -301,10 +310,8 @@ class Sandbox:
         process = self._process
         if process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         if self.uid is not None:
             # Processes that left the session (setsid, double fork) still have the uid.
             for _ in range(20):
@@ -312,25 +319,19 @@ class Sandbox:
                 if not pids:
                     break
                 for pid in pids:
-                    try:
+                    with contextlib.suppress(ProcessLookupError):
                         os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
                 time.sleep(0.01)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
     def close(self) -> None:
         """Stop the worker and every process it started; remove its scratch directory."""
         self._kill()
         if self._peer is not None:
             for fd in (self._peer.read_fd, self._peer.write_fd):
-                try:
+                with contextlib.suppress(OSError):
                     os.close(fd)
-                except OSError:
-                    pass
             if self._peer.closed is None:
                 self._peer.closed = WorkerDied("the sandbox was closed")
         self._peer = None

@@ -50,7 +50,7 @@ def test_syntax_error_is_a_load_error() -> None:
 
 def test_import_error_is_a_load_error() -> None:
     with sandbox("import_error") as box:
-        with pytest.raises(ModuleLoadError, match="ModuleNotFoundError.*attention_helpers"):
+        with pytest.raises(ModuleLoadError, match=r"ModuleNotFoundError.*attention_helpers"):
             box.module("qkv")
         assert box.running, "an exception at import leaves the worker usable"
 
@@ -63,9 +63,11 @@ def test_missing_function_is_an_attribute_error() -> None:
 
 
 def test_missing_module_is_a_load_error() -> None:
-    with sandbox("missing_function", support_dir=None) as box:
-        with pytest.raises(ModuleLoadError, match="has no masks.py"):
-            box.module("masks")
+    with (
+        sandbox("missing_function", support_dir=None) as box,
+        pytest.raises(ModuleLoadError, match=r"has no masks\.py"),
+    ):
+        box.module("masks")
 
 
 def test_student_exception_keeps_its_builtin_base_and_traceback() -> None:
@@ -83,7 +85,7 @@ def test_infinite_loop_ignoring_signals_times_out_and_the_sandbox_restarts() -> 
     with sandbox("loop_in_call") as box:
         qkv = box.module("qkv")
         start = time.monotonic()
-        with pytest.raises(WorkerTimeout, match="wall-clock limit of 2 s.*scaled_dot_product"):
+        with pytest.raises(WorkerTimeout, match=r"wall-clock limit of 2 s.*scaled_dot_product"):
             qkv.scaled_dot_product_attention(*attention_inputs())
         assert time.monotonic() - start < 10
         with pytest.raises(WorkerDied):
@@ -108,7 +110,7 @@ def test_huge_allocation_is_a_memory_error_and_the_worker_survives() -> None:
 
 def test_exit_at_import_is_reported_with_its_code() -> None:
     with sandbox("exit_at_import") as box:
-        with pytest.raises(WorkerDied, match="exited with code 3 during the import of qkv.py"):
+        with pytest.raises(WorkerDied, match=r"exited with code 3 during the import of qkv\.py"):
             box.module("qkv")
         assert not box.running
 
@@ -116,7 +118,7 @@ def test_exit_at_import_is_reported_with_its_code() -> None:
 def test_exit_in_a_call_is_reported_and_the_host_survives() -> None:
     with sandbox("exit_in_call") as box:
         qkv = box.module("qkv")
-        with pytest.raises(WorkerDied, match="exited with code 5 during the call of qkv.scaled"):
+        with pytest.raises(WorkerDied, match=r"exited with code 5 during the call of qkv\.scaled"):
             qkv.scaled_dot_product_attention(*attention_inputs())
 
 
@@ -202,7 +204,7 @@ def test_objects_that_run_code_when_unpickled_come_back_as_inert_proxies() -> No
     marker.unlink(missing_ok=True)
     with sandbox("evil_pickle") as box:
         qkv = box.module("qkv")
-        output, weights = qkv.scaled_dot_product_attention(*attention_inputs())
+        output, _ = qkv.scaled_dot_product_attention(*attention_inputs())
         assert type(output).__name__ == "Evil"
         with pytest.raises(harness.CheckFailure, match="should be a tensor, got Evil"):
             harness.tensor(output, "the attention output")

@@ -1,0 +1,550 @@
+"""The channel to the worker: data, proxies, exceptions, autograd, resets and shims.
+
+Most tests share one sandbox over a small probe submission (starting a worker takes a
+second); the shim tests grade a student module against the reference of its dependency.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import statistics
+import struct
+import textwrap
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+import solutions.multihead
+import solutions.qkv
+from autograder.remote import (
+    _Q,
+    ChannelClosed,
+    Peer,
+    ProtocolError,
+    RemoteObject,
+    StaleHandle,
+    StudentError,
+)
+from autograder.sandbox import Limits, Sandbox, WorkerDied
+
+PROBE = '''
+"""Helpers the tests call in the worker."""
+
+import collections
+import random
+
+import numpy as np
+import torch
+from torch import nn
+
+Pair = collections.namedtuple("Pair", "first second")
+
+
+def echo(value):
+    return value
+
+
+def grad_enabled():
+    return torch.is_grad_enabled()
+
+
+def draws():
+    return torch.rand(3), float(np.random.rand()), random.random()
+
+
+def raise_builtin(kind, *args):
+    raise {"KeyError": KeyError, "IndexError": IndexError, "ZeroDivisionError": ZeroDivisionError,
+           "NotImplementedError": NotImplementedError}[kind](*args)
+
+
+class Custom(Exception):
+    pass
+
+
+def raise_custom():
+    raise Custom("a custom failure")
+
+
+def weighted(x, y, unused):
+    return (x * y).sum(-1), x.shape
+
+
+def identity_with_grad(x):
+    return x
+
+
+class Box:
+    def __init__(self, items):
+        self.items = list(items)
+        self.label = "box"
+
+    def __len__(self):
+        return len(self.items)
+
+    def __getitem__(self, index):
+        return self.items[index]
+
+    def __contains__(self, item):
+        return item in self.items
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __repr__(self):
+        return f"Box({self.items})"
+
+    def total(self, start=0):
+        return start + sum(self.items)
+
+
+def counter(n):
+    yield from range(n)
+
+
+def big(n):
+    return torch.zeros(n, dtype=torch.uint8)
+
+
+def pair():
+    return Pair(torch.ones(2), "two")
+
+
+class Scale(nn.Module):
+    def __init__(self, d):
+        super().__init__()
+        self.weight = nn.Parameter(torch.arange(float(d)))
+
+    def forward(self, x):
+        return x * self.weight
+'''
+
+BLOCK = '''
+"""A part that builds on multi-head attention (graded with the reference as a shim)."""
+
+import inspect
+import sys
+
+import torch
+from torch import nn
+
+from . import multihead
+from .multihead import MultiHeadAttention, split_heads
+
+
+class Block(nn.Module):
+    def __init__(self, d_model, heads, dropout=0.0):
+        super().__init__()
+        self.attn = MultiHeadAttention(d_model, heads, dropout)
+        self.norm = nn.LayerNorm(d_model)
+
+    def forward(self, x):
+        return self.norm(x + self.attn(x, x, x))
+
+
+def heads(x, h):
+    return split_heads(x, h)
+
+
+def shim_facts():
+    facts = {"file": getattr(multihead, "__file__", None)}
+    try:
+        facts["source"] = inspect.getsource(MultiHeadAttention.__init__)
+    except (OSError, TypeError) as error:
+        facts["source"] = type(error).__name__
+    facts["loaded"] = sorted(str(getattr(m, "__file__", "")) for m in list(sys.modules.values()))
+    return facts
+
+
+def attempts():
+    """Try to reach the grader's internals through the shim's service; the errors' names."""
+    cells = [c.cell_contents for c in split_heads.__closure__]
+    service = next(c for c in cells if type(c).__name__ == "ShimService")
+    tries = {
+        "private": lambda: service._dependencies,
+        "instances": lambda: service._instances,
+        "os": lambda: service.call("os", "system", 0, ("true",), {}),
+        "non-function": lambda: service.call("multihead", "torch", 0, (), {}),
+        "instance": lambda: service.module_call(service, "", "forward", 0, {}, [], (), {}),
+    }
+    found = {}
+    for name, attempt in tries.items():
+        try:
+            attempt()
+            found[name] = "allowed"
+        except Exception as error:
+            found[name] = type(error).__name__
+    return found
+'''
+
+
+@pytest.fixture(scope="module")
+def box(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    folder = tmp_path_factory.mktemp("probe")
+    (folder / "probe.py").write_text(PROBE)
+    with Sandbox(folder, ["probe"], limits=Limits(wall_s=10, message_mb=1)) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def probe(box: Sandbox) -> RemoteObject:
+    box.reset()
+    return box.module("probe")
+
+
+# ------------------------------------------------------------------------------ data
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        False,
+        0,
+        -(2**63),
+        2**100,
+        1.5,
+        float("inf"),
+        complex(1, -2),
+        "héllo ✓",
+        b"\x00bytes",
+        (1, "two", (3.0,)),
+        [1, [2, [3]]],
+        {"a": 1, 2: [3], (4, 5): None},
+        {1, 2},
+        frozenset({"x"}),
+        slice(1, None, 2),
+        Ellipsis,
+        torch.float16,
+        torch.device("cpu"),
+    ],
+    ids=repr,
+)
+def test_plain_data_round_trips(probe: RemoteObject, value: object) -> None:
+    result = probe.echo(value)
+    assert type(result) is type(value) and result == value
+
+
+def test_nan_round_trips(probe: RemoteObject) -> None:
+    assert probe.echo(float("nan")) != probe.echo(float("nan"))
+
+
+@pytest.mark.parametrize(
+    "dtype",
+    [
+        torch.float32,
+        torch.float64,
+        torch.float16,
+        torch.bfloat16,
+        torch.complex64,
+        torch.int64,
+        torch.int8,
+        torch.uint8,
+        torch.bool,
+    ],
+)
+def test_tensors_round_trip_in_every_dtype(probe: RemoteObject, dtype: torch.dtype) -> None:
+    tensor = (torch.randn(3, 4) * 5).to(dtype)
+    result = probe.echo(tensor)
+    assert type(result) is torch.Tensor and result.dtype == dtype
+    assert torch.equal(result, tensor)
+
+
+def test_odd_tensors_round_trip(probe: RemoteObject) -> None:
+    for tensor in (
+        torch.tensor(3.5),
+        torch.empty(0, 4),
+        torch.randn(4, 5).t(),
+        torch.randn(3)[::2],
+    ):
+        result = probe.echo(tensor)
+        assert result.shape == tensor.shape and torch.equal(result, tensor)
+    assert probe.echo(torch.Size([2, 3])) == (2, 3)
+
+
+def test_numpy_arrays_come_back_as_numpy(probe: RemoteObject) -> None:
+    for array in (np.random.rand(3, 2), np.arange(6, dtype=np.int32), np.array([True, False])):
+        result = probe.echo(array)
+        assert type(result) is np.ndarray and result.dtype == array.dtype
+        assert np.array_equal(result, array)
+    assert probe.echo(np.float64(2.5)) == 2.5
+
+
+def test_named_tuples_keep_their_fields(probe: RemoteObject) -> None:
+    result = probe.pair()
+    assert result.second == "two" and torch.equal(result.first, torch.ones(2))
+    assert tuple(result)[1] == "two"
+
+
+def test_message_size_is_capped(box: Sandbox) -> None:
+    box.reset()
+    with pytest.raises(WorkerDied, match="limit of 1048576 bytes"):
+        box.module("probe").big(2 * 2**20)
+    assert box.module("probe").echo(1) == 1, "the sandbox restarts for the next check"
+
+
+# ------------------------------------------------------------------------------ proxies
+
+
+def test_objects_stay_in_the_worker_behind_proxies(probe: RemoteObject) -> None:
+    items = probe.Box([1, 2, 3])
+    assert isinstance(items, RemoteObject) and type(items).__name__ == "Box"
+    assert items.label == "box"
+    assert len(items) == 3 and items[1] == 2 and items[-1] == 3
+    assert 2 in items and 7 not in items
+    assert list(items) == [1, 2, 3]
+    assert items.total(start=10) == 16
+    assert repr(items) == "Box([1, 2, 3])"
+    assert list(probe.counter(4)) == [0, 1, 2, 3]
+    assert probe.echo(items).label == "box", "a proxy sent back is the worker's own object"
+    items.label = "renamed"
+    assert items.label == "renamed"
+
+
+def test_reset_releases_objects_but_not_modules(box: Sandbox, probe: RemoteObject) -> None:
+    items = probe.Box([1])
+    box.reset()
+    with pytest.raises(StaleHandle, match="reset"):
+        len(items)
+    assert probe.echo(2) == 2
+
+
+def test_reset_reseeds_every_generator(box: Sandbox, probe: RemoteObject) -> None:
+    box.reset(seed=7)
+    first = probe.draws()
+    box.reset(seed=7)
+    second = probe.draws()
+    assert torch.equal(first[0], second[0]) and first[1:] == second[1:]
+
+
+# ------------------------------------------------------------------------------ exceptions
+
+
+@pytest.mark.parametrize(
+    ("kind", "args"),
+    [
+        ("KeyError", ("missing",)),
+        ("IndexError", ("too far",)),
+        ("ZeroDivisionError", ("zero",)),
+        ("NotImplementedError", ("later",)),
+    ],
+)
+def test_builtin_exceptions_keep_their_class(probe: RemoteObject, kind: str, args: tuple) -> None:
+    with pytest.raises(Exception) as raised:
+        probe.raise_builtin(kind, *args)
+    assert type(raised.value).__name__ == kind and raised.value.args == args
+    assert "raise_builtin" in raised.value.remote_traceback
+
+
+def test_other_exceptions_are_student_errors(probe: RemoteObject) -> None:
+    with pytest.raises(StudentError, match="a custom failure") as raised:
+        probe.raise_custom()
+    assert raised.value.type_name == "Custom"
+    assert "Traceback" not in str(raised.value) and "raise_custom" in raised.value.remote_traceback
+
+
+def test_missing_attribute_is_an_attribute_error(probe: RemoteObject) -> None:
+    assert getattr(probe, "no_such_function", "default") == "default"
+
+
+# ------------------------------------------------------------------------------ autograd
+
+
+def test_grad_mode_travels_with_each_call(probe: RemoteObject) -> None:
+    assert probe.grad_enabled() is True
+    with torch.no_grad():
+        assert probe.grad_enabled() is False
+
+
+def test_gradients_flow_back_to_the_callers_tensors(probe: RemoteObject) -> None:
+    x = torch.randn(2, 3, requires_grad=True)
+    y = torch.randn(2, 3, requires_grad=True)
+    unused = torch.randn(2, requires_grad=True)
+    out, shape = probe.weighted(x, y, unused)
+    assert shape == (2, 3) and out.requires_grad
+    upstream = torch.randn(2)
+    out.backward(upstream)
+    assert torch.allclose(x.grad, upstream[:, None] * y) and torch.allclose(
+        y.grad, upstream[:, None] * x
+    )
+    assert unused.grad is None
+    with pytest.raises(RuntimeError, match="second time"):
+        out.backward(upstream)
+
+
+def test_returned_input_is_still_differentiable(probe: RemoteObject) -> None:
+    x = torch.randn(3, requires_grad=True)
+    probe.identity_with_grad(x).sum().backward()
+    assert torch.equal(x.grad, torch.ones(3))
+
+
+def test_parameter_gradients_accumulate_in_the_worker(probe: RemoteObject) -> None:
+    layer = probe.Scale(3)
+    x = torch.ones(2, 3)
+    out = layer(x)
+    assert out.requires_grad, "parameters in the worker make the output differentiable"
+    out.sum().backward()
+    layer(x).sum().backward()
+    weight = layer.weight
+    assert weight.requires_grad and torch.equal(weight.grad, torch.full((3,), 4.0))
+    layer.zero_grad()
+    assert layer.weight.grad is None
+    with torch.no_grad():
+        assert not layer(x).requires_grad
+
+
+def test_round_trip_is_fast(probe: RemoteObject) -> None:
+    echo = probe.echo
+    x = torch.randn(4, 8)
+    times = []
+    for _ in range(200):
+        start = time.perf_counter()
+        echo(x)
+        times.append(time.perf_counter() - start)
+    assert statistics.median(times) < 0.002
+
+
+# ------------------------------------------------------------------------------ malformed input
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        (b"?", "unknown tag"),
+        (b"s" + struct.pack("<I", 99) + b"short", "ended early"),
+        (b"t" + bytes((200, 0, 0)), "unknown dtype"),
+        (
+            b"t"
+            + bytes((0, 0, 1))
+            + _Q.pack(4)
+            + struct.pack("<I", 3)
+            + b"cpu"
+            + _Q.pack(3)
+            + b"abc",
+            "bytes",
+        ),
+        ((b"(" + struct.pack("<I", 1)) * 200 + b"N", "nests"),
+        (b"NN", "trailing"),
+    ],
+)
+def test_malformed_messages_are_refused(body: bytes, problem: str) -> None:
+    read, write = os.pipe()
+    try:
+        peer = Peer(read, write, restricted=True)
+        os.write(write, _Q.pack(len(body)) + body)
+        with pytest.raises(ProtocolError, match=problem):
+            peer._receive()
+    finally:
+        os.close(read)
+        os.close(write)
+
+
+def test_oversized_header_is_refused_before_reading() -> None:
+    read, write = os.pipe()
+    try:
+        peer = Peer(read, write, restricted=True, max_message=100)
+        os.write(write, _Q.pack(10**9))
+        with pytest.raises(ProtocolError, match="more than the limit"):
+            peer._receive()
+        os.close(write)
+        write = -1
+        with pytest.raises(ChannelClosed):
+            peer._receive()
+    finally:
+        os.close(read)
+        if write >= 0:
+            os.close(write)
+
+
+# ------------------------------------------------------------------------------ shims
+
+
+@pytest.fixture(scope="module")
+def shimmed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    folder = tmp_path_factory.mktemp("blocks")
+    (folder / "block.py").write_text(textwrap.dedent(BLOCK))
+    (folder / "multihead.py").write_text("raise RuntimeError('the student version is not used')\n")
+    dependencies = {"multihead": solutions.multihead}
+    with Sandbox(folder, ["block"], dependencies=dependencies, limits=Limits(wall_s=20)) as box:
+        yield box
+
+
+def local_block(student: RemoteObject) -> torch.nn.Module:
+    """The same block built locally from the reference, with the student's weights."""
+    block = torch.nn.Module()
+    block.attn = solutions.multihead.MultiHeadAttention(4, 2)
+    block.norm = torch.nn.LayerNorm(4)
+    block.load_state_dict(student.state_dict())
+    return block
+
+
+def test_shim_functions_run_the_reference(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    block = shimmed.module("block")
+    x = torch.randn(2, 3, 4, requires_grad=True)
+    heads = block.heads(x, 2)
+    assert torch.equal(heads, solutions.multihead.split_heads(x.detach(), 2))
+    heads.pow(2).sum().backward()
+    assert torch.allclose(x.grad, 2 * x.detach())
+
+
+def test_shim_modules_have_real_parameters_and_remote_forward(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    student = shimmed.module("block").Block(4, 2)
+    names = list(student.state_dict())
+    assert "attn.w_q.weight" in names and "attn.w_o.bias" in names and "norm.weight" in names
+    reference = local_block(student)
+    x = torch.randn(2, 3, 4)
+    xs, xr = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
+    out = student(xs)
+    expected = reference.norm(xr + reference.attn(xr, xr, xr))
+    assert torch.allclose(out, expected, atol=1e-6)
+    upstream = torch.randn(2, 3, 4)
+    out.backward(upstream)
+    expected.backward(upstream)
+    assert torch.allclose(xs.grad, xr.grad, atol=1e-6)
+    assert torch.allclose(student.attn.w_q.weight.grad, reference.attn.w_q.weight.grad, atol=1e-6)
+    assert torch.allclose(student.norm.weight.grad, reference.norm.weight.grad, atol=1e-6)
+    weights = student.attn.attention_weights
+    assert weights.shape == (2, 2, 3, 3), "tensor attributes set in forward reach the shell"
+
+
+def test_shim_modules_load_weights_and_honour_training(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    student = shimmed.module("block").Block(4, 2, dropout=1.0)
+    state = {k: torch.full_like(v, 0.1) for k, v in student.state_dict().items()}
+    student.load_state_dict(state)
+    assert torch.equal(student.attn.w_k.weight, torch.full((4, 4), 0.1))
+    x = torch.randn(1, 3, 4)
+    with torch.no_grad():
+        student.train()
+        training = student.attn(x, x, x)
+        student.eval()
+        evaluating = student.attn(x, x, x)
+    assert torch.allclose(training, torch.full((1, 3, 4), 0.1)), "dropout 1 leaves the bias"
+    assert not torch.allclose(evaluating, training)
+
+
+def test_shims_never_expose_the_reference(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    block = shimmed.module("block")
+    facts = block.shim_facts()
+    assert facts["file"] is None
+    assert "w_q" not in facts["source"], "only the shim's generic code, never the reference"
+    assert not [path for path in facts["loaded"] if "solutions" in path]
+    assert block.attempts() == {
+        "private": "PermissionError",
+        "instances": "PermissionError",
+        "os": "PermissionError",
+        "non-function": "AttributeError",
+        "instance": "PermissionError",
+    }
+
+
+def test_worker_objects_reach_the_grader_only_as_data(probe: RemoteObject) -> None:
+    assert isinstance(probe.echo(collections.OrderedDict(a=1)), dict)
+    assert type(probe.echo(torch.nn.Parameter(torch.ones(2)))) is torch.Tensor
