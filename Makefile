@@ -77,3 +77,42 @@ bench-tasks: $(STAMP)
 
 clean:
 	rm -rf build .pytest_cache .hypothesis
+
+# nbgrader: generate the course directory, release, exchange, autograde, feedback, grades
+# (docs/nbgrader.md). COURSE is the nbgrader course directory; ASSIGNMENTS groups parts
+# ("week1=1,2 week2=3,4"; default one assignment per part); JOBS grades students in parallel.
+COURSE ?= build/course
+EXCHANGE ?= build/exchange
+ASSIGNMENTS ?=
+CELL_TIMEOUT ?= 120
+JOBS ?= 1
+NBG = $(PY) -m autograder.nbgrader_cli --course $(COURSE)
+.PHONY: notebooks release publish collect zip-collect autograde feedback grades crosscheck
+
+notebooks: $(STAMP)
+	$(NBG) notebooks --exchange $(abspath $(EXCHANGE)) --timeout $(CELL_TIMEOUT) \
+		$(foreach group,$(ASSIGNMENTS),--assignment $(group))
+
+release: $(STAMP)
+	$(NBG) release
+
+publish: $(STAMP)
+	$(NBG) publish
+
+collect: $(STAMP)
+	$(NBG) collect
+
+zip-collect: $(STAMP)
+	$(NBG) zip-collect
+
+autograde: $(STAMP)
+	$(NBG) autograde --jobs $(JOBS)
+
+feedback: $(STAMP)
+	$(NBG) feedback
+
+grades: $(STAMP)
+	$(NBG) grades --out $(COURSE)/grades.csv
+
+crosscheck: $(STAMP)
+	$(NBG) crosscheck --out $(COURSE)/crosscheck

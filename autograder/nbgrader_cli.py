@@ -59,9 +59,8 @@ def _collect(arguments: argparse.Namespace) -> int:
 
 
 def _zip_collect(arguments: argparse.Namespace) -> int:
-    for name in arguments.names:
-        nbgrading.zip_collect(arguments.course, name)
-        print(f"unpacked the downloads of {name} into submitted/")
+    for name, count in nbgrading.zip_collect(arguments.course, arguments.names).items():
+        print(f"unpacked the downloads of {name}: {count} submission(s) in submitted/")
     return 0
 
 
@@ -117,7 +116,9 @@ def _crosscheck(arguments: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.nbgrader_cli", description=__doc__)
-    parser.add_argument("--course", type=Path, default=notebooks.DEFAULT_COURSE)
+    parser.add_argument(
+        "--course", type=lambda text: Path(text).resolve(), default=notebooks.DEFAULT_COURSE
+    )
     steps = parser.add_subparsers(dest="step", required=True)
 
     step = steps.add_parser("notebooks", help="write the course directory and source notebooks")
@@ -142,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         step.set_defaults(run=run)
 
     step = steps.add_parser("zip-collect", help="unpack LMS downloads (downloaded/NAME/archive)")
-    step.add_argument("names", nargs="+", help="assignments")
+    step.add_argument("names", nargs="*", help="assignments (default: all downloaded)")
     step.set_defaults(run=_zip_collect)
 
     step = steps.add_parser("autograde", help="autograde submitted/, JOBS workers in parallel")

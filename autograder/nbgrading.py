@@ -128,6 +128,7 @@ def visible_checks_passing(notebook: Path) -> list[str]:
 
 def release(course: Path, names: Iterable[str] | None = None) -> ReleaseReport:
     """Generate the release and prove it fails: no visible check passes on a blank notebook."""
+    course = require_course(course)
     released = generate(course, names)
     passing = {str(p.relative_to(course)): visible_checks_passing(p) for p in released}
     return ReleaseReport(released, {k: v for k, v in passing.items() if v})
@@ -164,23 +165,39 @@ def collect(course: Path, names: Iterable[str] | None = None) -> dict[str, int]:
     return counts
 
 
-def zip_collect(course: Path, name: str) -> None:
-    """``nbgrader zip_collect``: unpack an LMS download in downloaded/<name>/archive/."""
+def zip_collect(course: Path, names: Iterable[str] | None = None) -> dict[str, int]:
+    """``nbgrader zip_collect``: unpack LMS downloads from downloaded/<assignment>/archive/.
+
+    Without ``names``, every assignment that has such a folder.
+    """
     course = require_course(course)
-    archive = course / "downloaded" / name / "archive"
-    if not archive.is_dir() or not any(archive.iterdir()):
+    downloaded = course / "downloaded"
+    names = list(names or sorted(p.parent.name for p in downloaded.glob("*/archive")))
+    if not names:
         raise CourseError(
-            f"put the learning-management system's zip of {name} into {archive}/ first (file "
-            f"names inside: <student>_<notebook>.ipynb)"
+            f"put the learning-management system's zip of an assignment into "
+            f"{downloaded}/<assignment>/archive/ first (file names inside: "
+            f"<student>_<notebook>.ipynb)"
         )
-    completed = subprocess.run(
-        [sys.executable, "-m", "nbgrader", "zip_collect", name, "--force"],
-        cwd=course,
-        capture_output=True,
-        text=True,
-    )
-    if completed.returncode:
-        raise CourseError(f"zip_collect {name} failed:\n{completed.stderr[-3000:]}")
+    counts = {}
+    for name in names:
+        archive = downloaded / name / "archive"
+        if not archive.is_dir() or not any(archive.iterdir()):
+            raise CourseError(f"{archive}/ is empty: put the zip of {name} there first")
+        completed = subprocess.run(
+            [sys.executable, "-m", "nbgrader", "zip_collect", name, "--force"],
+            cwd=course,
+            capture_output=True,
+            text=True,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+            },
+        )
+        if completed.returncode:
+            raise CourseError(f"zip_collect {name} failed:\n{completed.stderr[-3000:]}")
+        counts[name] = len(list((course / "submitted").glob(f"*/{name}")))
+    return counts
 
 
 # -- autograde ------------------------------------------------------------------------------
@@ -547,4 +564,3 @@ def crosscheck(course: Path, out: Path) -> list[Discrepancy]:
         json.dumps([asdict(d) for d in found], indent=2) + "\n", encoding="utf-8"
     )
     return found
-

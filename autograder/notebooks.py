@@ -371,6 +371,12 @@ c.GenerateFeedback.preprocessors = [
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
 c.Exchange.root = r"{settings.exchange}"
+# make zip-collect: files in downloaded/<assignment>/archive/*.zip named
+# <student>_<notebook>.ipynb (student ids without "_"), as most LMS downloads can be renamed to.
+c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"
+c.FileNameCollectorPlugin.named_regexp = (
+    r".*/(?P<student_id>[A-Za-z0-9\\-]+)_(?P<file_id>[^/]+)\\.ipynb$"
+)
 '''
 
 

@@ -255,3 +255,56 @@ def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path
         assert sum(got[c] for c in ran) == pytest.approx(sum(RUBRIC.checks[c].points for c in ran))
         assert got["separated_attention_roles"] == 0
         assert got["separated_attention_rectangular"] == 0
+
+
+def _student(home: Path, student: str, exchange: Path, *arguments: str) -> None:
+    """Run ``nbgrader ARGUMENTS`` as ``student`` from their own home directory."""
+    import os
+    import subprocess
+    import sys
+
+    home.mkdir(parents=True, exist_ok=True)
+    scripts = str(Path(sys.executable).parent)
+    environment = {**os.environ, "HOME": str(home), "PATH": f"{scripts}:{os.environ['PATH']}"}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbgrader",
+            *arguments,
+            f"--course={notebooks.COURSE_ID}",
+            f"--Exchange.root={exchange}",
+            f"--student={student}",
+        ],
+        cwd=home,
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+
+
+def test_exchange_round_trip_and_zip_collect(tmp_path: Path) -> None:
+    import zipfile
+
+    settings = notebooks.Settings(
+        course=tmp_path / "course", exchange=tmp_path / "exchange", groups={"part1": (1,)}
+    )
+    notebooks.write_course(settings)
+    course = settings.course
+    nbgrading.generate(course)
+    assert nbgrading.publish(course) == ["part1"]
+    for student in ("alice", "bob"):
+        home = tmp_path / "home" / student
+        _student(home, student, settings.exchange, "fetch_assignment", "part1")
+        assert (home / "part1" / "part1_softmax_attention.ipynb").is_file()
+        _student(home, student, settings.exchange, "submit", "part1")
+    assert nbgrading.collect(course) == {"part1": 2}
+    assert {p.name for p in (course / "submitted").iterdir()} == {"alice", "bob"}
+
+    archive = course / "downloaded" / "part1" / "archive"
+    archive.mkdir(parents=True)
+    notebook = (course / "release" / "part1" / "part1_softmax_attention.ipynb").read_bytes()
+    with zipfile.ZipFile(archive / "lms-download.zip", "w") as bundle:
+        bundle.writestr("carol_part1_softmax_attention.ipynb", notebook)
+    assert nbgrading.zip_collect(course) == {"part1": 3}
+    assert (course / "submitted" / "carol" / "part1" / "part1_softmax_attention.ipynb").is_file()
