@@ -129,6 +129,7 @@ class Sandbox:
         support_dir: where modules the submission lacks come from (the stubs in
             ``assignments/``, which hold the shared ``_validate.py``).
         hide: further directories the submission must not see (the results file's folder).
+        readable: directories inside hidden ones that the submission may read (``datasets/``).
         probes: paths whose readability is checked from inside; readable ones are reported
             in :attr:`unapplied`. Defaults to ``solutions/`` and ``tests/hidden/``.
         seed: the seed of the worker's random generators (and of :meth:`reset`).
@@ -143,6 +144,7 @@ class Sandbox:
         limits: Limits | None = None,
         support_dir: str | Path | None = ROOT / "assignments",
         hide: list[str | Path] | tuple[str | Path, ...] = (),
+        readable: list[str | Path] | tuple[str | Path, ...] = (),
         probes: list[str | Path] | None = None,
         seed: int = 0,
         isolate: bool = True,
@@ -153,6 +155,7 @@ class Sandbox:
         self.limits = limits or Limits()
         self.support_dir = Path(support_dir) if support_dir else None
         self.hide = [str(Path(p).resolve()) for p in hide]
+        self.readable = [str(Path(p).resolve()) for p in readable]
         self.probes = [str(p) for p in (probes if probes is not None else self._default_probes())]
         self.seed = seed
         self.isolate = isolate
@@ -272,7 +275,7 @@ class Sandbox:
             "uid": self.uid,
             "hide": [str(ROOT), str(Path.home()), tempfile.gettempdir(), *self.hide],
             "keep_read_only": sorted(
-                {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent)}
+                {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent), *self.readable}
             ),
             "limits": {
                 "cpu_s": self.limits.cpu_s,

@@ -29,7 +29,9 @@ from autograder.remote import (
     StaleHandle,
     StudentError,
 )
-from autograder.sandbox import Limits, Sandbox, WorkerDied
+from autograder.rubric import load_rubric
+from autograder.runner import check_function, run_check
+from autograder.sandbox import ROOT, Limits, Sandbox, WorkerDied
 
 PROBE = '''
 """Helpers the tests call in the worker."""
@@ -548,3 +550,33 @@ def test_shims_never_expose_the_reference(shimmed: Sandbox) -> None:
 def test_worker_objects_reach_the_grader_only_as_data(probe: RemoteObject) -> None:
     assert isinstance(probe.echo(collections.OrderedDict(a=1)), dict)
     assert type(probe.echo(torch.nn.Parameter(torch.ones(2)))) is torch.Tensor
+
+
+@pytest.mark.parametrize(("impl", "passes"), [("solutions", True), ("assignments", False)])
+def test_real_checks_work_through_the_sandbox(impl: str, passes: bool) -> None:
+    """Part 3's graded checks, run on proxies with part 2 as a shim, give the local verdicts."""
+    rubric = load_rubric()
+    part = rubric.part_of_module("multihead")
+    dependencies = {"qkv": solutions.qkv}
+    with Sandbox(ROOT / impl, ["multihead"], dependencies=dependencies) as box:
+        multihead = box.module("multihead")
+        for check in rubric.checks_of(part.number):
+            box.reset()
+            torch.manual_seed(0)
+            verdict = run_check(check_function(check, rubric), {"multihead": multihead})
+            assert verdict.passed == passes, f"{check.id}: {verdict.message}"
+
+
+def test_readable_folders_are_shared_read_only(tmp_path_factory: pytest.TempPathFactory) -> None:
+    folder = tmp_path_factory.mktemp("reader")
+    (folder / "reader.py").write_text(
+        "def read(path):\n    with open(path) as handle:\n        return handle.read(20)\n"
+    )
+    datasets = ROOT / "datasets"
+    sample = next(p for p in sorted(datasets.iterdir()) if p.is_file())
+    with Sandbox(folder, ["reader"], readable=[datasets]) as box:
+        reader = box.module("reader")
+        assert reader.read(str(sample)) == sample.read_text()[:20]
+        if os.geteuid() == 0:
+            with pytest.raises(FileNotFoundError):
+                reader.read(str(ROOT / "rubric.toml"))
