@@ -164,7 +164,9 @@ class Worker:
         limits = config["limits"]
         wanted = [
             (resource.RLIMIT_CPU, limits.get("cpu_s"), "CPU time"),
-            (resource.RLIMIT_AS, limits.get("memory_bytes"), "memory"),
+            # RLIMIT_DATA counts heap and private mappings (where tensors live) but not the
+            # address space CUDA reserves, which RLIMIT_AS would refuse.
+            (resource.RLIMIT_DATA, limits.get("memory_bytes"), "memory"),
             (resource.RLIMIT_FSIZE, limits.get("file_bytes"), "file size"),
             (resource.RLIMIT_CORE, 0, "core dumps"),
         ]

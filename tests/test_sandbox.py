@@ -105,6 +105,8 @@ def test_huge_allocation_is_a_memory_error_and_the_worker_survives() -> None:
             qkv.scaled_dot_product_attention(*attention_inputs())
         with pytest.raises(WorkerMemoryError):
             qkv.python_hog()
+        with pytest.raises(WorkerMemoryError):
+            qkv.grow()
         assert box.running
 
 

@@ -10,3 +10,10 @@ def scaled_dot_product_attention(query, key, value, mask=None, dropout_p=0.0):
 
 def python_hog():
     return bytearray(64 * 2**30)
+
+
+def grow():
+    """Keep 64 MiB blocks until memory runs out."""
+    kept = []
+    while True:
+        kept.append(torch.empty(64 * 2**20, dtype=torch.uint8))
