@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -75,6 +76,25 @@ def _student_bundle(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _grade(arguments: argparse.Namespace) -> int:
+    from . import grade, results
+
+    out = arguments.out.resolve()
+    report = grade.grade(
+        arguments.submission,
+        parts=arguments.parts,
+        isolate=not arguments.no_isolation,
+        hide=(out.parent,),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results.gradescope(report), indent=2) + "\n", encoding="utf-8")
+    print(f"{arguments.submission}: {report.score:g} points in {report.seconds:.1f} s -> {out}")
+    for part in report.parts:
+        available = sum(r.check.points for r in part.results if not r.check.bonus)
+        print(f"  part {part.part.number} {part.part.module:<18} {part.score:>5g} / {available:g}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -89,6 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     score.add_argument("--visible-only", action="store_true", help="leave out hidden checks")
     score.add_argument("--verbose", "-v", action="store_true", help="say why each check failed")
     score.set_defaults(run=_score)
+    grade = commands.add_parser("grade", help="grade a submission in a sandbox -> results.json")
+    grade.add_argument("submission", type=Path, help="a folder, a zip or a folder of notebooks")
+    grade.add_argument("--out", type=Path, default=Path("results.json"))
+    grade.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    grade.add_argument(
+        "--no-isolation", action="store_true", help="no namespace or unprivileged user"
+    )
+    grade.set_defaults(run=_grade)
     student = commands.add_parser("student-bundle", help="write the students' repository")
     student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
     student.set_defaults(run=_student_bundle)

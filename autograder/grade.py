@@ -1,0 +1,119 @@
+"""Grade one submission, part by part, without trusting it.
+
+For each part, the student's module is imported in a sandboxed worker process
+(:mod:`autograder.sandbox`); the earlier parts it builds on are shims whose calls run the
+reference implementation in this process, so each part is graded on its own. Every check
+runs here, in the grader's process, on proxies of the student's objects: the verdicts never
+depend on anything the student's process says about itself.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+from . import profiles
+from .results import CheckResult, PartResult, Report
+from .rubric import Part, Rubric, load_rubric
+from .runner import check_function, run_check
+from .sandbox import Limits, Sandbox, SandboxError
+from .shortcuts import find_shortcuts
+from .submission import SubmissionError, prepare
+
+PART_BUDGET_S = 180.0
+"""Wall-clock seconds a part may use in all; checks left after that are not run."""
+
+
+def _fail_all(part_result: PartResult, checks: Iterable, message: str) -> PartResult:
+    part_result.results = [CheckResult(c, False, message) for c in checks]
+    return part_result
+
+
+def grade_part(
+    part: Part,
+    folder: Path,
+    rubric: Rubric,
+    limits: Limits,
+    isolate: bool = True,
+    hide: tuple[Path, ...] = (),
+) -> PartResult:
+    """Run every check of ``part`` against the module in ``folder``."""
+    checks = rubric.checks_of(part.number)
+    result = PartResult(part)
+    path = folder / f"{part.module}.py"
+    if not path.is_file():
+        result.problem = f"the submission has no {part.module}.py"
+        return _fail_all(result, checks, result.problem)
+    source = path.read_text(encoding="utf-8", errors="replace")
+    used = find_shortcuts(source, part.forbidden)
+    if used:
+        listed = "; ".join(str(s) for s in used)
+        result.problem = (
+            f"{part.module}.py uses a shortcut part {part.number} forbids ({listed}): "
+            f"write it yourself. Every check of this part scores 0 until then."
+        )
+        return _fail_all(result, checks, result.problem)
+    dependencies = {name: importlib.import_module(f"solutions.{name}") for name in part.depends}
+    start = time.monotonic()
+    with Sandbox(folder, [part.module], dependencies, limits, hide=hide, isolate=isolate) as box:
+        for check in checks:
+            if time.monotonic() - start > PART_BUDGET_S:
+                message = f"not run: part {part.number} used up its {PART_BUDGET_S:g} s"
+                result.results.append(CheckResult(check, False, message))
+                continue
+            try:
+                module = box.module(part.module)
+                box.reset()
+            except SandboxError as error:
+                result.results.append(CheckResult(check, False, str(error)))
+                continue
+            verdict = run_check(
+                check_function(check, rubric), {part.module: module}, roots=(f"{part.module}.py",)
+            )
+            result.results.append(
+                CheckResult(check, verdict.passed, verdict.message, verdict.seconds)
+            )
+        result.notes = [f"protection not applied: {u}" for u in box.unapplied]
+    return result
+
+
+def grade(
+    submission: Path,
+    parts: Iterable[int] | None = None,
+    limits: Limits | None = None,
+    isolate: bool = True,
+    hide: tuple[Path, ...] = (),
+    rubric: Rubric | None = None,
+) -> Report:
+    """Grade ``submission`` (a folder, a zip, or a folder of notebooks).
+
+    Args:
+        submission: what the student handed in.
+        parts: the part numbers to grade (all when None).
+        limits: the worker's resource limits.
+        isolate: run the student's code as an unprivileged user in its own namespace where
+            the grader has the privileges to.
+        hide: folders the student's code must not see (the results file's, for one).
+        rubric: the rubric (the course's when None).
+    """
+    profiles.use("grading")
+    rubric = rubric or load_rubric()
+    limits = limits or Limits()
+    selected = [rubric.parts[n] for n in (parts or rubric.parts)]
+    start = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
+        try:
+            prepared = prepare(Path(submission), Path(scratch), rubric)
+        except SubmissionError as error:
+            parts_results = [
+                _fail_all(PartResult(p, problem=str(error)), rubric.checks_of(p.number), str(error))
+                for p in selected
+            ]
+            return Report(parts_results, time.monotonic() - start, [str(error)])
+        results = [
+            grade_part(part, prepared.folder, rubric, limits, isolate, hide) for part in selected
+        ]
+    return Report(results, time.monotonic() - start, prepared.problems)

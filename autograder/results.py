@@ -1,0 +1,98 @@
+"""Grading results and their Gradescope ``results.json`` form.
+
+Gradescope's schema: a top-level ``score``, ``execution_time``, ``output`` and a ``tests``
+list whose entries have ``name``, ``number``, ``score``, ``max_score``, ``output``,
+``visibility`` and ``status``. Hidden checks are ``after_due_date``: the student sees them
+once the deadline has passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .rubric import Check, Part
+
+VISIBILITY = {"visible": "visible", "hidden": "after_due_date"}
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The verdict on one graded check."""
+
+    check: Check
+    passed: bool
+    message: str
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return self.check.points if self.passed else 0.0
+
+
+@dataclass
+class PartResult:
+    """The verdicts of one part, and what kept the part from being graded, if anything."""
+
+    part: Part
+    results: list[CheckResult] = field(default_factory=list)
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(r.score for r in self.results)
+
+
+@dataclass
+class Report:
+    """Everything the grader found about one submission."""
+
+    parts: list[PartResult]
+    seconds: float
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(p.score for p in self.parts)
+
+    def per_part(self) -> dict[int, float]:
+        return {p.part.number: p.score for p in self.parts}
+
+
+def _test_entry(part: PartResult, index: int, result: CheckResult) -> dict[str, Any]:
+    check = result.check
+    prefix = "bonus: " if check.bonus else ""
+    output = result.message if not result.passed else "passed"
+    if part.problem and not result.passed:
+        output = part.problem
+    return {
+        "name": f"part {part.part.number} · {check.id}: {prefix}{check.description}",
+        "number": f"{part.part.number}.{index}",
+        "score": result.score,
+        "max_score": 0.0 if check.bonus else check.points,
+        "output": output,
+        "visibility": VISIBILITY[check.visibility],
+        "status": "passed" if result.passed else "failed",
+        "tags": [f"part{part.part.number}", part.part.module],
+    }
+
+
+def gradescope(report: Report) -> dict[str, Any]:
+    """``report`` in Gradescope's ``results.json`` schema."""
+    tests = [
+        _test_entry(part, index, result)
+        for part in report.parts
+        for index, result in enumerate(part.results, start=1)
+    ]
+    lines = [f"part {p.part.number} ({p.part.module}): {p.score:g} points" for p in report.parts]
+    for part in report.parts:
+        lines += [f"part {part.part.number}: {note}" for note in part.notes]
+    lines += report.problems
+    return {
+        "score": round(report.score, 4),
+        "execution_time": round(report.seconds, 2),
+        "output": "\n".join(lines),
+        "stdout_visibility": "hidden",
+        "tests": tests,
+    }
