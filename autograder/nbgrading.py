@@ -21,6 +21,7 @@ import csv
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping
@@ -501,15 +502,22 @@ class Discrepancy:
     isolated: float
 
 
+GRADESCOPE_NAME = re.compile(r"·\s*(?P<id>\w+):")
+"""The check id in a test name of the grader's results: ``part 2 · attention_dropout: ...``."""
+
+
 def isolated_scores(results: Mapping[str, Any]) -> dict[str, float]:
     """Check id -> score from the grader's ``results.json`` (Gradescope's schema).
 
-    A test names its check in ``check`` (or ``id``); otherwise the first word of ``name``.
+    A test names its check in ``check`` (or ``id``), else in its ``name`` as
+    ``part N · <check id>: <description>``, else as the first word of the name.
     """
     scores: dict[str, float] = {}
     for test in results.get("tests", []):
-        check = test.get("check") or test.get("id") or str(test.get("name", "")).split(" ")[0]
-        scores[str(check)] = float(test.get("score", 0.0))
+        name = str(test.get("name", ""))
+        match = GRADESCOPE_NAME.search(name)
+        check = test.get("check") or test.get("id") or (match and match.group("id"))
+        scores[str(check or name.split(" ")[0])] = float(test.get("score", 0.0))
     return scores
 
 
@@ -547,11 +555,25 @@ def crosscheck(course: Path, out: Path) -> list[Discrepancy]:
     ours = check_scores(course)
     theirs: dict[tuple[str, str], dict[str, float]] = {}
     for assignment, student in ours:
-        folder = course / "submitted" / student / assignment
         target = out / student / assignment / "results.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
+        # Only the notebooks: a module file beside them (saved by the student's own run, or
+        # put there by hand) is not what nbgrader graded.
+        notebooks_only = out / student / assignment / "notebooks"
+        if notebooks_only.exists():
+            shutil.rmtree(notebooks_only)
+        notebooks_only.mkdir(parents=True)
+        for notebook in (course / "submitted" / student / assignment).glob("*.ipynb"):
+            shutil.copy(notebook, notebooks_only / notebook.name)
         subprocess.run(
-            [sys.executable, "-m", "autograder", "grade", str(folder), "--out", str(target)],
+            [
+                sys.executable,
+                "-m",
+                "autograder",
+                "grade",
+                str(notebooks_only),
+                "--out",
+                str(target),
+            ],
             cwd=ROOT,
             check=False,
             capture_output=True,

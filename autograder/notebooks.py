@@ -26,6 +26,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from .bundle import visible_rubric
+from .notebook_runtime import CELL_HEADER
 from .rubric import Part, Rubric, load_rubric
 from .stubs import BEGIN, END, HINT, find_regions
 
@@ -96,6 +97,43 @@ def notebook_name(part: Part) -> str:
 def plain_imports(source: str) -> str:
     """``from .qkv import x`` -> ``from qkv import x``: a notebook is not inside a package."""
     return RELATIVE_IMPORT.sub(r"\g<indent>from \g<name> import ", source)
+
+
+def relative_imports(source: str, names: Iterable[str]) -> str:
+    """Undo :func:`plain_imports` for the course's modules ``names`` (and ``_validate``)."""
+    wanted = "|".join(re.escape(n) for n in sorted({*names, "_validate"}))
+    pattern = re.compile(rf"^(?P<indent>[ \t]*)from (?P<name>{wanted}) import ", re.MULTILINE)
+    return pattern.sub(r"\g<indent>from .\g<name> import ", source)
+
+
+def extract_module(notebook: Mapping, rubric: Rubric | None = None) -> tuple[str, str] | None:
+    """The part module a notebook holds: ``(module name, source)``, or None if it holds none.
+
+    The module is the notebook's code cells headed ``# <module>.py [i/n]``, in the order of
+    their numbers, with relative imports restored so that it imports like ``solutions/``.
+    Raises ``ValueError`` for a notebook whose module cells name more than one module or a
+    module the rubric does not know.
+    """
+    rubric = rubric or load_rubric()
+    known = {part.module for part in rubric.parts.values()}
+    cells: dict[str, dict[int, str]] = {}
+    for cell in notebook.get("cells", []):
+        if cell.get("cell_type") != "code":
+            continue
+        source = cell.get("source", "")
+        source = "".join(source) if isinstance(source, list) else str(source)
+        match = CELL_HEADER.match(source)
+        if match:
+            cells.setdefault(match.group("module"), {})[int(match.group("index"))] = source
+    if not cells:
+        return None
+    if len(cells) > 1:
+        raise ValueError(f"the notebook holds cells of several modules: {sorted(cells)}")
+    module, numbered = next(iter(cells.items()))
+    if module not in known:
+        raise ValueError(f"the notebook's cells name {module}.py, which is not a course module")
+    code = "\n\n".join(numbered[i].rstrip() for i in sorted(numbered)) + "\n"
+    return module, relative_imports(code, known)
 
 
 def hints_outside_regions(source: str) -> str:

@@ -199,3 +199,32 @@ def test_reasons_for_ungradable_submissions() -> None:
 def test_steps_say_what_to_run_first(tmp_path: Path) -> None:
     with pytest.raises(nbgrading.CourseError, match="make notebooks"):
         nbgrading.release(tmp_path)
+
+
+@pytest.mark.parametrize("part", READY, ids=lambda p: f"part{p.number}")
+def test_extract_module_gives_the_module_back(course, part) -> None:
+    path = next(p for p in course.notebooks if p.stem == notebooks.notebook_name(part))
+    module, code = notebooks.extract_module(nbformat.read(path, as_version=4))
+    assert module == part.module
+    compile(code, f"{module}.py", "exec")
+    original = (ROOT / "solutions" / f"{part.module}.py").read_text(encoding="utf-8")
+    assert len(find_regions(code)) == len(find_regions(original))
+    for dependency in part.depends:
+        assert f"from .{dependency} import" in code
+    if "from ._validate import" in original:
+        assert "from ._validate import" in code
+
+
+def test_extract_module_refuses_mixed_or_unknown_modules() -> None:
+    cell = {"cell_type": "code", "source": "# qkv.py [1/1]\nx = 1"}
+    other = {"cell_type": "code", "source": "# masks.py [1/1]\ny = 1"}
+    assert notebooks.extract_module({"cells": []}) is None
+    with pytest.raises(ValueError, match="several modules"):
+        notebooks.extract_module({"cells": [cell, other]})
+    with pytest.raises(ValueError, match="not a course module"):
+        notebooks.extract_module({"cells": [{"cell_type": "code", "source": "# os.py [1/1]\n"}]})
+
+
+def test_isolated_scores_read_the_graders_test_names() -> None:
+    results = {"tests": [{"name": "part 2 · attention_dropout: dropout_p=1 ...", "score": 1.0}]}
+    assert nbgrading.isolated_scores(results) == {"attention_dropout": 1.0}
