@@ -9,7 +9,7 @@
 The worker (:mod:`autograder.worker`) gets a copy of the submission's files in a fresh
 scratch directory, a clean environment, CPU-time, memory and file-size limits, its own
 session, and, where the grader runs as root, its own mount namespace (the grader's
-repository, home and temporary directories hidden) and an unprivileged uid of its own, so
+repository, home and temporary directories hidden), no network, and an unprivileged uid of its own, so
 that closing the sandbox can kill every process the submission started. Each request has a
 wall-clock limit. Whatever the submission does, the grader gets an exception
 (:class:`WorkerDied`, :class:`WorkerTimeout`, :class:`WorkerMemoryError`,
@@ -273,7 +273,7 @@ class Sandbox:
         self._service = remote.ShimService(self._peer, self.dependencies)
         config = {
             "uid": self.uid,
-            "hide": [str(ROOT), str(Path.home()), tempfile.gettempdir(), *self.hide],
+            "hide": [str(ROOT), str(Path.home()), tempfile.gettempdir(), "/dev/shm", *self.hide],
             "keep_read_only": sorted(
                 {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent), *self.readable}
             ),

@@ -31,6 +31,7 @@ PACKAGE = "submission"
 """The package name under which the student's modules are imported."""
 
 _CLONE_NEWNS = 0x00020000
+_CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV = 1, 2, 4
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
@@ -100,6 +101,13 @@ def _cover(hide: list[str], keep_read_only: list[str], keep_writable: list[str])
         os.close(handle)
 
 
+def cut_network() -> None:
+    """Move to a network namespace of its own: no interface but a loopback that is down."""
+    if _libc().unshare(_CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"unshare(CLONE_NEWNET): {os.strerror(error)}")
+
+
 def drop_privileges(uid: int) -> None:
     """Become ``uid`` (group ``uid``, no supplementary groups) for good."""
     os.setgroups([])
@@ -150,6 +158,10 @@ class Worker:
                 hide_paths(config["hide"], config["keep_read_only"], [str(self.scratch)])
             except OSError as error:
                 unapplied.append(f"could not hide the grader's files: {error}")
+            try:
+                cut_network()
+            except OSError as error:
+                unapplied.append(f"could not cut the network: {error}")
             try:
                 drop_privileges(int(uid))
             except OSError as error:

@@ -79,6 +79,17 @@ def identity_with_grad(x):
     return x
 
 
+def apply(function, x):
+    return function(x)
+
+
+def peek(function, name):
+    try:
+        return getattr(function, name)
+    except Exception as error:
+        return type(error).__name__
+
+
 class Box:
     def __init__(self, items):
         self.items = list(items)
@@ -397,6 +408,18 @@ def test_parameter_gradients_accumulate_in_the_worker(probe: RemoteObject) -> No
     assert layer.weight.grad is None
     with torch.no_grad():
         assert not layer(x).requires_grad
+
+
+def test_grader_callables_can_be_called_back_but_not_inspected(probe: RemoteObject) -> None:
+    x = torch.ones(3, requires_grad=True)
+    result = probe.apply(lambda t: t * 2, x)
+    assert torch.equal(result, torch.full((3,), 2.0))
+    result.sum().backward()
+    assert torch.equal(x.grad, torch.full((3,), 2.0)), "gradients cross both ways"
+    secret = torch.nn.Linear(2, 2)
+    assert probe.peek(secret.forward, "__globals__") == "AttributeError"
+    assert probe.peek(secret, "_parameters") == "PermissionError"
+    assert probe.peek(torch.nn.Module, "forward") == "PermissionError"
 
 
 def test_round_trip_is_fast(probe: RemoteObject) -> None:

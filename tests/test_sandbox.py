@@ -162,6 +162,7 @@ def test_grader_files_are_neither_readable_nor_writable(tmp_path: Path) -> None:
         )
         listing = qkv.listing()
         uid, cwd = qkv.identity()
+        network = qkv.connect()
     assert all(value in ("FileNotFoundError", "PermissionError") for value in reads.values())
     assert (
         writes[str(results)] != "written"
@@ -172,6 +173,7 @@ def test_grader_files_are_neither_readable_nor_writable(tmp_path: Path) -> None:
     assert not any(path.endswith(("solutions", "tests", "rubric.toml")) for path in listing)
     assert uid not in (0, os.getuid())
     assert cwd.endswith("work")
+    assert network != "connected"
 
 
 def test_without_privileges_the_unapplied_protections_are_listed() -> None:

@@ -42,3 +42,14 @@ def listing():
 
 def identity():
     return os.getuid(), os.getcwd()
+
+
+def connect(host="1.1.1.1", port=53):
+    """Whether a TCP connection out of the sandbox works."""
+    import socket
+
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError as error:
+        return type(error).__name__
+    return "connected"
