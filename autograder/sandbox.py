@@ -9,8 +9,9 @@
 The worker (:mod:`autograder.worker`) gets a copy of the submission's files in a fresh
 scratch directory, a clean environment, CPU-time, memory and file-size limits, its own
 session, and, where the grader runs as root, its own mount namespace (the grader's
-repository, home and temporary directories hidden), no network, and an unprivileged uid of its own, so
-that closing the sandbox can kill every process the submission started. Each request has a
+repository, home and temporary directories hidden), no network, and an unprivileged uid of
+its own, so that closing the sandbox can kill every process the submission started. Each
+request has a
 wall-clock limit. Whatever the submission does, the grader gets an exception
 (:class:`WorkerDied`, :class:`WorkerTimeout`, :class:`WorkerMemoryError`,
 :class:`ModuleLoadError`, or the exception the student's code raised) and stays usable.
