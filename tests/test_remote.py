@@ -7,12 +7,14 @@ second); the shim tests grade a student module against the reference of its depe
 from __future__ import annotations
 
 import collections
+import importlib.util
 import os
 import statistics
 import struct
 import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -573,6 +575,100 @@ def test_shims_never_expose_the_reference(shimmed: Sandbox) -> None:
 def test_worker_objects_reach_the_grader_only_as_data(probe: RemoteObject) -> None:
     assert isinstance(probe.echo(collections.OrderedDict(a=1)), dict)
     assert type(probe.echo(torch.nn.Parameter(torch.ones(2)))) is torch.Tensor
+
+
+MODEL = '''
+"""A reference part with a config dataclass and a model with tied weights and buffers."""
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+PAD = 0
+
+
+@dataclass
+class Config:
+    vocab: int = 5
+    d: int = 4
+
+    def __post_init__(self):
+        if self.d <= 0:
+            raise ValueError(f"d must be positive, got {self.d}")
+
+
+class Model(nn.Module):
+    def __init__(self, config):
+        super().__init__()
+        self.embed = nn.Embedding(config.vocab, config.d)
+        self.out = nn.Linear(config.d, config.vocab, bias=False)
+        self.out.weight = self.embed.weight
+        self.register_buffer("scale", torch.tensor(2.0))
+        self.register_buffer("cache", torch.zeros(1), persistent=False)
+        self.last = None
+
+    def encode(self, tokens):
+        self.last = self.embed(tokens) * self.scale
+        return self.last
+
+    def decode(self, hidden):
+        return self.out(hidden)
+
+    def forward(self, tokens):
+        return self.decode(self.encode(tokens))
+'''
+
+USER = '''
+"""A student part built on the model part."""
+
+from .model import PAD, Config, Model
+
+
+def build(d):
+    return Model(Config(d=d))
+
+
+def config_fields(d):
+    config = Config(d=d)
+    return config.vocab, config.d, PAD
+
+
+def tied(model):
+    return model.out.weight is model.embed.weight
+'''
+
+
+def test_shims_of_configs_and_models_with_methods(tmp_path: Path) -> None:
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "reference" / "model.py").write_text(MODEL)
+    spec = importlib.util.spec_from_file_location(
+        "reference_model", tmp_path / "reference" / "model.py"
+    )
+    assert spec is not None and spec.loader is not None
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "user.py").write_text(USER)
+    with Sandbox(tmp_path / "student", ["user"], dependencies={"model": reference}) as box:
+        user = box.module("user")
+        assert user.config_fields(6) == (5, 6, 0)
+        with pytest.raises(ValueError, match="d must be positive"):
+            user.config_fields(0)
+        model = user.build(4)
+        assert user.tied(model) is True
+        assert sorted(model.state_dict()) == ["embed.weight", "out.weight", "scale"]
+        tokens = torch.tensor([[1, 2, 3]])
+        hidden = model.encode(tokens)
+        assert torch.equal(hidden, model.embed.weight[tokens] * 2)
+        assert torch.equal(model.last, hidden), "attributes set by a method reach the shell"
+        logits = model(tokens)
+        assert logits.shape == (1, 3, 5)
+        logits.sum().backward()
+        local = reference.Model(reference.Config(d=4))
+        local.load_state_dict(model.state_dict())
+        local(tokens).sum().backward()
+        assert torch.allclose(model.embed.weight.grad, local.embed.weight.grad)
 
 
 @pytest.mark.parametrize(("impl", "passes"), [("solutions", True), ("assignments", False)])
