@@ -523,18 +523,18 @@ def _checked_grad(grad: Any) -> torch.Tensor | None:
     raise ProtocolError(f"a gradient sent back is a {type(grad).__name__}, not a tensor")
 
 
-def _replace(value: Any, swap: dict[int, torch.Tensor], depth: int = 0) -> Any:
+def _replace(value: Any, swap: dict[int, torch.Tensor]) -> Any:
     """``value`` with the tensors whose id is in ``swap`` replaced (through plain containers)."""
     kind = type(value)
     if kind is torch.Tensor:
         return swap.get(id(value), value)
     if kind is tuple or kind is list:
-        items = [_replace(v, swap, depth + 1) for v in value]
+        items = [_replace(v, swap) for v in value]
         return tuple(items) if kind is tuple else items
     if hasattr(value, "_fields") and isinstance(value, tuple):
-        return type(value)(*(_replace(v, swap, depth + 1) for v in value))
+        return type(value)(*(_replace(v, swap) for v in value))
     if kind is dict:
-        return {k: _replace(v, swap, depth + 1) for k, v in value.items()}
+        return {k: _replace(v, swap) for k, v in value.items()}
     return value
 
 
@@ -780,9 +780,7 @@ class Peer:
         try:
             return self._exports[handle]
         except KeyError:
-            raise ProtocolError(
-                f"no object with handle {handle} (released, or never sent)"
-            ) from None
+            raise StaleHandle(f"no object with handle {handle} (released, or never sent)") from None
 
     def _proxy(self, handle: int, flags: int, type_name: str) -> RemoteObject:
         return _proxy_class(type_name)(self, handle, flags, type_name)
@@ -1092,16 +1090,6 @@ class _Iterator:
 
     def __iter__(self) -> _Iterator:
         return self
-
-
-@contextlib.contextmanager
-def no_timeout(peer: Peer) -> Iterator[None]:
-    """Let one request of ``peer`` run without the per-request time limit."""
-    saved, peer.timeout = peer.timeout, None
-    try:
-        yield
-    finally:
-        peer.timeout = saved
 
 
 # ---------------------------------------------------------------------------- dependency shims

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.remote import Peer
+from autograder.remote import Peer, make_shim_module
 
 PACKAGE = "submission"
 """The package name under which the student's modules are imported."""
@@ -201,7 +201,7 @@ class Worker:
         sys.path.insert(0, str(self.scratch))
         package = importlib.import_module(PACKAGE)
         for name, description in config.get("shims", {}).items():
-            module = build_shim(f"{PACKAGE}.{name}", description)
+            module = make_shim_module(f"{PACKAGE}.{name}", description)
             sys.modules[module.__name__] = module
             setattr(package, name, module)
         return {"pid": os.getpid(), "uid": os.getuid(), "unapplied": unapplied}
@@ -216,19 +216,6 @@ class Worker:
         """Forget the previous check's objects and graphs; reseed the random generators."""
         self.peer.reset_exports()
         seed_everything(seed)
-
-
-def build_shim(name: str, description: dict[str, Any]) -> types.ModuleType:
-    """A module whose functions and classes run the reference implementation in the grader.
-
-    ``description`` has the grader's ``service`` (a proxy) and, per public name, its kind:
-    ``"function"``, ``"module"`` (an ``nn.Module`` class: instances are shells whose forward
-    runs in the grader), ``"class"`` (constructed in the grader, used through a proxy) or
-    ``("data", value)``.
-    """
-    from autograder.remote import make_shim_module
-
-    return make_shim_module(name, description)
 
 
 def main(argv: list[str] | None = None) -> None:
