@@ -184,6 +184,7 @@ class _Encoder:
         self.graph_inputs = graph_inputs
         self.chunks: list[Any] = []
         self.linked: list[torch.Tensor] = []
+        self.generators: list[torch.Generator] = []
 
     def str(self, text: str) -> None:
         data = text.encode("utf-8", "surrogatepass")
@@ -249,6 +250,12 @@ class _Encoder:
             self.str(str(value))
         elif kind is torch.Size:
             self.value(tuple(value), depth)
+        elif kind is torch.Generator:
+            # A copy travels; the receiver's final state is written back after the call.
+            chunks.append(b"g")
+            self.str(str(value.device))
+            self.tensor(value.get_state(), depth + 1)
+            self.generators.append(value)
         elif kind is np.ndarray and value.dtype.kind in "biufc" and value.dtype.byteorder in "=|<":
             self.tensor(torch.from_numpy(np.ascontiguousarray(value)), depth, numpy=True)
         elif isinstance(value, np.generic) and value.dtype.kind in "biufc":
@@ -324,6 +331,7 @@ class _Decoder:
         self.view = memoryview(data)
         self.at = 0
         self.linked: list[torch.Tensor] = []
+        self.generators: list[torch.Generator] = []
         self.missing: int | None = None
 
     def take(self, size: int) -> memoryview:
@@ -410,6 +418,8 @@ class _Decoder:
             fields = self.value(depth + 1)
             items = self.value(depth + 1)
             return _namedtuple(name, fields, items)
+        if tag == b"g":
+            return self.generator(depth)
         if tag == b"R":
             handle = _Q.unpack(self.take(8))[0]
             if handle not in self.peer._exports:
@@ -420,6 +430,19 @@ class _Decoder:
             flags = self.take(1)[0]
             return self.peer._proxy(handle, flags, self.str())
         raise ProtocolError(f"unknown tag {tag!r} in a message")
+
+    def generator(self, depth: int) -> torch.Generator:
+        device = self.str()
+        if bytes(self.take(1)) != b"t":
+            raise ProtocolError("a generator's state is not a tensor")
+        state = self.tensor(depth + 1)
+        try:
+            generator = torch.Generator(device=device)
+            generator.set_state(state)
+        except (RuntimeError, TypeError) as error:
+            raise ProtocolError(f"a generator that cannot be rebuilt: {error}") from None
+        self.generators.append(generator)
+        return generator
 
     def tensor(self, depth: int) -> Any:
         dtype_index, flags, ndim = self.take(3)
@@ -817,10 +840,10 @@ class Peer:
                 return
         raise ChannelTimeout("no answer within the time limit")
 
-    def _send(self, message: Any, link: bool) -> list[torch.Tensor]:
+    def _send(self, message: Any, link: bool) -> _Encoder:
         encoder = _Encoder(self, link)
         self._write(encoder.message(message))
-        return encoder.linked
+        return encoder
 
     def _read_exact(self, size: int) -> bytearray:
         data = bytearray(size)
@@ -841,7 +864,7 @@ class Peer:
             got += count
         return data
 
-    def _receive(self) -> tuple[Any, list[torch.Tensor]]:
+    def _receive(self) -> tuple[Any, _Decoder]:
         (size,) = _Q.unpack(self._read_exact(8))
         if size < 0 or size > self.max_message:
             raise ProtocolError(
@@ -859,11 +882,12 @@ class Peer:
         if decoder.missing is not None and isinstance(message, tuple) and message:
             # A released object: an error for this message only, the channel stays in step.
             stale = StaleHandle(f"the object with handle {decoder.missing} was released")
+            decoder.linked, decoder.generators = [], []
             if message[0] == "q" and len(message) == 6:
-                return ("q", message[1], "stale", False, [], (str(stale),)), []
-            if message[0] == "r" and len(message) == 4:
-                return ("e", message[1], "StaleHandle", [], (str(stale),), ""), []
-        return message, decoder.linked
+                return ("q", message[1], "stale", False, [], (str(stale),)), decoder
+            if message[0] == "r" and len(message) == 5:
+                return ("e", message[1], "StaleHandle", [], (str(stale),), ""), decoder
+        return message, decoder
 
     # -- requests --------------------------------------------------------------------------
 
@@ -879,17 +903,17 @@ class Peer:
             self._deadline = time.monotonic() + self.timeout
         self._depth += 1
         try:
-            inputs = self._send(("q", request_id, op, grad, released, args), link=grad)
+            sent = self._send(("q", request_id, op, grad, released, args), link=grad)
             while True:
-                message, linked = self._receive()
+                message, received = self._receive()
                 if not isinstance(message, tuple) or len(message) < 2:
                     raise ProtocolError("a message that is neither a request nor an answer")
                 if message[0] == "q":
-                    self._serve(message, linked)
+                    self._serve(message, received)
                     continue
                 if message[1] != request_id:
                     raise ProtocolError("an answer to a request that was not asked")
-                return self._answer(message, inputs, linked, grad)
+                return self._answer(message, sent, received.linked, grad)
         except BaseException as error:
             broken = not isinstance(error, Exception) or isinstance(
                 error, ChannelTimeout | ChannelClosed | ProtocolError
@@ -909,7 +933,7 @@ class Peer:
     def _answer(
         self,
         message: tuple[Any, ...],
-        inputs: list[torch.Tensor],
+        sent: _Encoder,
         linked: list[torch.Tensor],
         grad: bool,
     ) -> Any:
@@ -920,21 +944,29 @@ class Peer:
             bases = [b for b in bases if isinstance(b, str)] if isinstance(bases, list) else []
             tb = remote_tb if isinstance(remote_tb, str) else ""
             raise rebuild_exception(type_name, bases, args, tb)
-        if message[0] != "r" or len(message) != 4:
+        if message[0] != "r" or len(message) != 5:
             raise ProtocolError("a malformed answer")
-        _, _, graph, value = message
+        _, _, graph, value, states = message
+        if not isinstance(states, list) or len(states) != len(sent.generators):
+            raise ProtocolError("an answer without the final states of the generators sent")
+        for generator, state in zip(sent.generators, states, strict=True):
+            try:
+                generator.set_state(state)
+            except (RuntimeError, TypeError) as error:
+                raise ProtocolError(f"a generator state that cannot be set: {error}") from None
         if not linked or not grad:
             return value
         if type(graph) is not int:
             raise ProtocolError("linked tensors without a graph id")
         dummy = torch.empty(0, requires_grad=True)
-        outputs = _Bridge.apply((self, graph, linked), dummy, *inputs)
+        outputs = _Bridge.apply((self, graph, linked), dummy, *sent.linked)
         return _replace(value, {id(old): new for old, new in zip(linked, outputs, strict=True)})
 
-    def _serve(self, message: tuple[Any, ...], linked: list[torch.Tensor]) -> None:
+    def _serve(self, message: tuple[Any, ...], received: _Decoder) -> None:
         """Answer one request from the other end (errors become error answers)."""
         if len(message) != 6:
             raise ProtocolError("a malformed request")
+        linked = received.linked
         _, request_id, op, grad, released, args = message
         if isinstance(released, list):
             self.release([h for h in released if type(h) is int])
@@ -953,10 +985,12 @@ class Peer:
                 while len(self._graphs) > MAX_GRAPHS:
                     self._graphs.popitem(last=False)
             head = _Encoder(self, link=False)
-            head.chunks.append(b"(" + _I.pack(4))
+            head.chunks.append(b"(" + _I.pack(5))
             for item in ("r", request_id, graph):
                 head.value(item)
-            data = b"".join(head.chunks + encoder.chunks)
+            tail = _Encoder(self, link=False)
+            tail.value([g.get_state() for g in received.generators])
+            data = b"".join(head.chunks + encoder.chunks + tail.chunks)
             self._write(_Q.pack(len(data)) + data)
         except RemoteError as error:
             if isinstance(error, ChannelClosed | ChannelTimeout | ProtocolError):
@@ -993,12 +1027,12 @@ class Peer:
         """Serve requests until the other end closes the channel (the worker's main loop)."""
         while True:
             try:
-                message, linked = self._receive()
+                message, received = self._receive()
             except ChannelClosed:
                 return
             if not isinstance(message, tuple) or not message or message[0] != "q":
                 raise ProtocolError("expected a request")
-            self._serve(message, linked)
+            self._serve(message, received)
 
     # -- operations ------------------------------------------------------------------------
 

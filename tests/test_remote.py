@@ -81,6 +81,10 @@ def identity_with_grad(x):
     return x
 
 
+def sample(probs, generator):
+    return torch.multinomial(probs, 4, replacement=True, generator=generator)
+
+
 def apply(function, x):
     return function(x)
 
@@ -422,6 +426,16 @@ def test_grader_callables_can_be_called_back_but_not_inspected(probe: RemoteObje
     assert probe.peek(secret.forward, "__globals__") == "AttributeError"
     assert probe.peek(secret, "_parameters") == "PermissionError"
     assert probe.peek(torch.nn.Module, "forward") == "PermissionError"
+
+
+def test_generators_travel_and_advance_like_local_ones(probe: RemoteObject) -> None:
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    remote, local = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    for _ in range(2):
+        drawn = probe.sample(probs, remote)
+        expected = torch.multinomial(probs, 4, replacement=True, generator=local)
+        assert torch.equal(drawn, expected)
+    assert torch.equal(remote.get_state(), local.get_state())
 
 
 def test_round_trip_is_fast(probe: RemoteObject) -> None:
