@@ -20,6 +20,7 @@ wall-clock limit. Whatever the submission does, the grader gets an exception
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import secrets
 import shutil
@@ -102,19 +103,19 @@ def _signal_name(number: int) -> str:
 
 
 def _processes_of(uid: int) -> list[int]:
+    """Processes of real uid ``uid`` (not zombies: those hold nothing and cannot be killed)."""
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
-                for line in status:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) == uid:
-                            found.append(int(entry))
-                        break
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
         except OSError:
             continue
+        state, uids = fields.get("State", "").split(), fields.get("Uid", "").split()
+        if uids and int(uids[0]) == uid and state[:1] != ["Z"]:
+            found.append(int(entry))
     return found
 
 
@@ -237,6 +238,9 @@ class Sandbox:
             "HOME": str(scratch),
             "TMPDIR": "/tmp",
             "LANG": "C.UTF-8",
+            # The sandbox's uid has no passwd entry; getpass.getuser() reads these first.
+            "USER": "student",
+            "LOGNAME": "student",
             "PYTHONPATH": str(runtime.parent),
             "PYTHONHASHSEED": "0",
             "PYTHONUNBUFFERED": "1",
@@ -367,6 +371,11 @@ class Sandbox:
             return WorkerDied(
                 f"the submission's process sent something the grader cannot accept (during "
                 f"{what}): {error}; its process was stopped"
+            )
+        if isinstance(error, OSError) and error.errno == errno.EFBIG:
+            return SandboxError(
+                f"the submission wrote more than the file-size limit of {self.limits.file_mb} MiB "
+                f"(printed output counts) during {what}"
             )
         if isinstance(error, MemoryError) or (
             isinstance(error, RuntimeError)

@@ -166,6 +166,10 @@ class Worker:
                 drop_privileges(int(uid))
             except OSError as error:
                 unapplied.append(f"could not drop privileges to uid {uid}: {error}")
+        elif os.geteuid() == 0:
+            unapplied.append(
+                "could not drop privileges: isolation is turned off, so the submission runs as root"
+            )
         else:
             unapplied.append(
                 "could not drop privileges: the grader does not run as root, so the submission "

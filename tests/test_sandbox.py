@@ -20,9 +20,11 @@ from autograder.sandbox import (
     Limits,
     ModuleLoadError,
     Sandbox,
+    SandboxError,
     WorkerDied,
     WorkerMemoryError,
     WorkerTimeout,
+    _processes_of,
 )
 from tests import harness
 
@@ -182,6 +184,26 @@ def test_without_privileges_the_unapplied_protections_are_listed() -> None:
     assert "could not drop privileges" in reasons
     assert "can read" in reasons and "solutions" in reasons
     assert "outlive" in reasons
+
+
+def test_printing_without_end_hits_the_file_size_limit() -> None:
+    limits = Limits(wall_s=20.0, cpu_s=30, memory_mb=1536, file_mb=1)
+    with Sandbox(SUBMISSIONS / "print_flood", ["qkv"], limits=limits) as box:
+        qkv = box.module("qkv")
+        with pytest.raises(SandboxError, match="file-size limit of 1 MiB"):
+            qkv.scaled_dot_product_attention(*attention_inputs())
+        assert len(box.output_tail()) == 4000
+        assert box.running
+
+
+@ROOT_ONLY
+def test_a_fork_bomb_is_bounded_and_cleaned_up() -> None:
+    limits = Limits(wall_s=20.0, cpu_s=30, memory_mb=1536, processes=40)
+    with Sandbox(SUBMISSIONS / "fork_bomb", ["qkv"], limits=limits) as box:
+        forked, uid = box.module("qkv").scaled_dot_product_attention(*attention_inputs())
+        assert 0 < forked < 40
+        assert len(_processes_of(uid)) > forked
+    assert _processes_of(uid) == []
 
 
 def _alive(pid: int) -> bool:
