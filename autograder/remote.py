@@ -28,6 +28,7 @@ import errno
 import itertools
 import keyword
 import os
+import re
 import select
 import struct
 import time
@@ -102,6 +103,24 @@ BUILTIN_EXCEPTIONS: dict[str, type[BaseException]] = {
 
 _student_error_classes: dict[tuple[str, str], type[StudentError]] = {}
 
+_FRAME = re.compile(
+    r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>.+)$', re.MULTILINE
+)
+
+
+def student_frame(error: BaseException, package_dir: str = "/submission/") -> str:
+    """ " (qkv.py, line 42, in forward)" for the deepest frame of the student's files.
+
+    Reads the traceback text of an exception raised in the worker; empty when there is
+    none (the grader's own exceptions, or an error without a student frame).
+    """
+    text = getattr(error, "remote_traceback", "") or ""
+    frames = [m for m in _FRAME.finditer(text) if package_dir in m["file"]]
+    if not frames:
+        return ""
+    last = frames[-1]
+    return f" ({last['file'].rsplit('/', 1)[-1]}, line {last['line']}, in {last['name']})"
+
 
 def _identifier(name: str, fallback: str) -> str:
     """``name`` when it is a safe class name, else ``fallback`` (names come from the worker)."""
@@ -167,6 +186,7 @@ _CALLABLE = 1
 _MODULE = 2
 _PINNED = 4
 
+_OWN_FILES = {__file__}
 _Q = struct.Struct("<q")
 _D = struct.Struct("<d")
 _I = struct.Struct("<I")
@@ -769,6 +789,8 @@ class Peer:
         self._deadline: float | None = None
         self._released: list[int] = []
         self._remote_generation = 0
+        self.deadline: float | None = None
+        """An absolute ``time.monotonic()`` after which no request may run (a check's budget)."""
         self.what = "a request"
         """What the outermost request is doing, for error messages."""
         self.translate: Callable[[BaseException], BaseException] | None = None
@@ -901,6 +923,8 @@ class Peer:
         outer = self._depth == 0
         if outer and self.timeout is not None:
             self._deadline = time.monotonic() + self.timeout
+        if outer and self.deadline is not None:
+            self._deadline = min(self._deadline or self.deadline, self.deadline)
         self._depth += 1
         try:
             sent = self._send(("q", request_id, op, grad, released, args), link=grad)
@@ -1020,7 +1044,11 @@ class Peer:
         bases = [c.__name__ for c in type(error).__mro__]
         text = ""
         if self.share_tracebacks:
-            text = "".join(traceback.format_exception(error))
+            # The channel's own frames say nothing to the student: start at their code.
+            tb = error.__traceback__
+            while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
+                tb = tb.tb_next
+            text = "".join(traceback.format_exception(type(error), error, tb))
         self._send(("e", request_id, type(error).__name__, bases, args, text), link=False)
 
     def serve_forever(self) -> None:

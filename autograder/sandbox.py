@@ -75,6 +75,8 @@ class Limits:
         processes: processes and threads the sandbox's user may have at once.
         threads: torch's intra-op threads in the worker.
         message_mb: the largest message the worker may send, in MiB.
+        check_s: seconds from one :meth:`Sandbox.reset` to the next (a check's budget, so
+            a check that loops over an endless generator of the student's still ends).
     """
 
     wall_s: float = 30.0
@@ -85,6 +87,7 @@ class Limits:
     processes: int = 256
     threads: int = 1
     message_mb: int = 256
+    check_s: float = 300.0
 
 
 def _module_files(folder: Path) -> list[Path]:
@@ -359,6 +362,12 @@ class Sandbox:
         what = self._peer.what if self._peer is not None else self._what
         if isinstance(error, ChannelTimeout):
             self._kill()
+            peer = self._peer
+            if peer is not None and peer.deadline is not None and time.monotonic() >= peer.deadline:
+                return WorkerTimeout(
+                    f"the check ran past its wall-clock limit of {self.limits.check_s:g} s "
+                    f"(during {what}); the submission's process was stopped"
+                )
             limit = self.limits.startup_s if what == "start-up" else self.limits.wall_s
             return WorkerTimeout(
                 f"the submission did not finish within the wall-clock limit of {limit:g} s "
@@ -451,9 +460,11 @@ class Sandbox:
         if not self.running:
             return
         assert self._peer is not None and self._service is not None
+        self._peer.deadline = None
         self._request("a reset between checks", "reset", self.seed if seed is None else seed)
         self._peer._remote_generation += 1
         self._peer.reset_exports()
+        self._peer.deadline = time.monotonic() + self.limits.check_s
 
     def output_tail(self, size: int = 4000) -> str:
         """The last ``size`` characters of what the submission printed (stdout, then stderr)."""

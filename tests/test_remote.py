@@ -33,7 +33,7 @@ from autograder.remote import (
 )
 from autograder.rubric import load_rubric
 from autograder.runner import check_function, run_check
-from autograder.sandbox import ROOT, Limits, Sandbox, WorkerDied
+from autograder.sandbox import ROOT, Limits, Sandbox, WorkerDied, WorkerTimeout
 
 PROBE = '''
 """Helpers the tests call in the worker."""
@@ -330,6 +330,21 @@ def test_reset_releases_objects_but_not_modules(box: Sandbox, probe: RemoteObjec
     with pytest.raises(StaleHandle, match="reset"):
         len(items)
     assert probe.echo(2) == 2
+
+
+def test_a_check_has_a_wall_clock_budget(tmp_path: Path) -> None:
+    (tmp_path / "endless.py").write_text(
+        "import itertools\n\ndef numbers():\n    return itertools.count()\n"
+    )
+    with Sandbox(tmp_path, ["endless"], limits=Limits(check_s=1.0)) as box:
+        box.reset()
+        start = time.monotonic()
+        with pytest.raises(WorkerTimeout, match="check ran past its wall-clock limit of 1 s"):
+            for _ in box.module("endless").numbers():
+                pass
+        assert time.monotonic() - start < 5
+        box.reset()
+        assert next(iter(box.module("endless").numbers())) == 0, "the next check starts afresh"
 
 
 def test_reset_reseeds_every_generator(box: Sandbox, probe: RemoteObject) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.remote import StudentError
+from autograder.remote import StudentError, student_frame
 from autograder.sandbox import (
     ROOT,
     Limits,
@@ -80,7 +80,10 @@ def test_student_exception_keeps_its_builtin_base_and_traceback() -> None:
         assert isinstance(raised.value, StudentError)
         assert raised.value.type_name == "ShapeError"
         assert "qkv.py" in raised.value.remote_traceback
+        assert "remote.py" not in raised.value.remote_traceback, "the channel's frames are cut"
         assert "Traceback" not in str(raised.value)
+        where = student_frame(raised.value)
+        assert where == " (qkv.py, line 9, in scaled_dot_product_attention)"
 
 
 def test_infinite_loop_ignoring_signals_times_out_and_the_sandbox_restarts() -> None:
