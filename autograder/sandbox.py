@@ -127,7 +127,8 @@ class Sandbox:
 
     Args:
         submission_dir: the folder of the student's module files (they are copied).
-        module_names: the modules this sandbox grades (``.module(name)`` imports them).
+        module_names: the modules this sandbox grades: ``.module(name)`` imports them and
+            refuses other names (all names when empty).
         dependencies: module name -> the grader's module to use instead of the student's
             (earlier parts graded on their own); calls into them run in the grader.
         limits: resource limits (:class:`Limits`).
@@ -136,7 +137,8 @@ class Sandbox:
         hide: further directories the submission must not see (the results file's folder).
         readable: directories inside hidden ones that the submission may read (``datasets/``).
         probes: paths whose readability is checked from inside; readable ones are reported
-            in :attr:`unapplied`. Defaults to ``solutions/`` and ``tests/hidden/``.
+            in :attr:`unapplied`. Defaults to ``solutions/`` and ``tests/hidden/``; the
+            ``hide`` folders are always probed.
         seed: the seed of the worker's random generators (and of :meth:`reset`).
         isolate: use a namespace and an unprivileged uid where the grader is root.
     """
@@ -162,6 +164,7 @@ class Sandbox:
         self.hide = [str(Path(p).resolve()) for p in hide]
         self.readable = [str(Path(p).resolve()) for p in readable]
         self.probes = [str(p) for p in (probes if probes is not None else self._default_probes())]
+        self.probes += [p for p in self.hide if p not in self.probes]
         self.seed = seed
         self.isolate = isolate
         self.unapplied: list[str] = []
@@ -435,6 +438,8 @@ class Sandbox:
 
     def module(self, name: str) -> RemoteObject:
         """The proxy of the student's module ``name`` (imported in the worker)."""
+        if self.module_names and name not in self.module_names:
+            raise ValueError(f"this sandbox grades {self.module_names}, not {name!r}")
         if name in self._modules and self.running:
             return self._modules[name]
         self.start()

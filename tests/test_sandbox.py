@@ -66,7 +66,9 @@ def test_missing_function_is_an_attribute_error() -> None:
 
 def test_missing_module_is_a_load_error() -> None:
     with (
-        sandbox("missing_function", support_dir=None) as box,
+        Sandbox(
+            SUBMISSIONS / "missing_function", ["masks"], limits=LIMITS, support_dir=None
+        ) as box,
         pytest.raises(ModuleLoadError, match=r"has no masks\.py"),
     ):
         box.module("masks")
