@@ -544,15 +544,16 @@ def grader_available() -> bool:
     return (ROOT / "autograder" / "grade.py").is_file()
 
 
-def crosscheck(course: Path, out: Path) -> list[Discrepancy]:
-    """Regrade every autograded submission with the isolated grader and compare."""
+def crosscheck(course: Path, out: Path, students: Iterable[str] | None = None) -> list[Discrepancy]:
+    """Regrade the autograded submissions (of ``students``, default all) and compare."""
     course = require_course(course)
     if not grader_available():
         raise CourseError(
             "the isolated grader is not available yet (autograder/grade.py is missing), so "
             "there is nothing to cross-check against"
         )
-    ours = check_scores(course)
+    wanted = set(students) if students else None
+    ours = {k: v for k, v in check_scores(course).items() if wanted is None or k[1] in wanted}
     theirs: dict[tuple[str, str], dict[str, float]] = {}
     for assignment, student in ours:
         target = out / student / assignment / "results.json"

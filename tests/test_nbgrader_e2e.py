@@ -7,7 +7,9 @@ Jupyter kernel (the ``course`` kernel installed into this environment). The stud
 - ``blank``: the untouched release, with every visible test cell edited to ``pass`` -
   zero, because nbgrader restores the locked cells;
 - ``half``: part 1 done, part 2 untouched - exactly part 1's points;
-- ``tamper``: a wrong softmax whose cell sets ``torch.allclose = lambda *a, **k: True``;
+- ``tamper``: a wrong softmax whose cell sets ``torch.allclose = lambda *a, **k: True``
+  (not fooled: the checks compare tensors themselves), and ``forger``: a wrong softmax whose
+  cell replaces the check runner (fools nbgrader's shared kernel; the cross-check flags it);
 - ``notjson`` and ``renamed``: submissions nbgrader cannot grade - listed with a reason.
 """
 
@@ -28,9 +30,14 @@ pytestmark = pytest.mark.nbgrader
 
 RUBRIC = load_rubric()
 GROUPS = {"part1": (1,), "part2": (2,)}
-WRONG_SOFTMAX = (
-    "import torch\ntorch.allclose = lambda *a, **k: True\nnp.allclose = lambda *a, **k: True\n"
-)
+TAMPERING = {
+    # nbgrader issue #1379's trick: the checks compare tensors themselves, so it fails.
+    "tamper": "import torch\ntorch.allclose = lambda *a, **k: True\n"
+    "np.allclose = lambda *a, **k: True\n",
+    # Replacing the check runner in the shared kernel does fool nbgrader.
+    "forger": "import autograder.runner as _runner\n"
+    "_runner.run_check = lambda f, m, *a, **k: _runner.Verdict(f.__name__, True, 'ok', 0.0)\n",
+}
 
 
 def _grade_id(cell) -> str | None:
@@ -103,21 +110,21 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 else None
             ),
         )
-    folder = _submit(course, "tamper", "part1")
-    notebook = next(folder.glob("*.ipynb"))
-    _fill(notebook, next((course / "source" / "part1").glob("*.ipynb")))
+    for student, tampering in TAMPERING.items():
+        notebook = next(_submit(course, student, "part1").glob("*.ipynb"))
+        _fill(notebook, next((course / "source" / "part1").glob("*.ipynb")))
 
-    def wrong_softmax(cell) -> None:
-        if "def softmax(" in cell.source:
-            cell.source = re.sub(
-                r"shifted = .*?return exp / exp.sum\(axis=axis, keepdims=True\)",
-                "return np.exp(x) / 2.0",
-                cell.source,
-                flags=re.DOTALL,
-            )
-            cell.source += "\n\n" + WRONG_SOFTMAX
+        def wrong_softmax(cell, tampering=tampering) -> None:
+            if "def softmax(" in cell.source:
+                cell.source = re.sub(
+                    r"shifted = .*?return exp / exp.sum\(axis=axis, keepdims=True\)",
+                    "return np.exp(x) / 2.0",
+                    cell.source,
+                    flags=re.DOTALL,
+                )
+                cell.source += "\n\n" + tampering
 
-    _edit(notebook, wrong_softmax)
+        _edit(notebook, wrong_softmax)
     return course
 
 
@@ -179,15 +186,20 @@ def test_ungradable_submissions_are_listed_with_a_reason(course: Path, serial) -
 
 def test_tampering_is_visible_to_a_crosscheck(course: Path, serial) -> None:
     _, _, scores = serial
-    tampered = scores[("part1", "tamper")]
-    # The checks compare tensors themselves; whatever nbgrader still gave the wrong softmax,
-    # a grader outside the notebook's process that scores it 0 shows up in the comparison.
+    tampered, forged = scores[("part1", "tamper")], scores[("part1", "forger")]
     assert tampered["softmax_rows_sum_to_one"] == 0
-    isolated = {("part1", "tamper"): {check: 0.0 for check in tampered}}
-    flagged = nbgrading.compare({("part1", "tamper"): tampered}, isolated)
-    assert {d.check for d in flagged} == {c for c, s in tampered.items() if s > 0}
+    assert sum(forged.values()) == pytest.approx(RUBRIC.points(1))
+    # What the cross-check reports, given the isolated grader's per-check scores.
+    isolated = {("part1", "forger"): {check: 0.0 for check in forged}}
+    flagged = nbgrading.compare({("part1", "forger"): forged}, isolated)
+    assert {d.check for d in flagged} == set(forged)
     if not nbgrading.grader_available():
         pytest.skip("the isolated grader (autograder/grade.py) does not exist yet")
+    found = nbgrading.crosscheck(
+        course, course / "crosscheck", students=("ref", "tamper", "forger")
+    )
+    assert {d.student for d in found} == {"forger"}
+    assert "softmax_rows_sum_to_one" in {d.check for d in found}
 
 
 def test_feedback_has_no_hidden_check(course: Path, serial) -> None:
