@@ -24,6 +24,7 @@ from __future__ import annotations
 import builtins
 import collections
 import contextlib
+import copy
 import errno
 import itertools
 import keyword
@@ -673,7 +674,16 @@ class RemoteObject:
         return text if isinstance(text, str) else f"<remote {self._type}>"
 
     def __bool__(self) -> bool:
-        return True
+        return self._request("bool") is True
+
+    def __copy__(self) -> Any:
+        return self._request("copy", False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
+        return self._request("copy", True)
+
+    def __reduce_ex__(self, protocol: Any) -> Any:
+        raise TypeError(f"a proxy of a remote {self._type} cannot be pickled")
 
     def __del__(self) -> None:
         peer = self._peer
@@ -727,7 +737,17 @@ class Policy:
         """Raise ``PermissionError`` when ``op`` on ``target`` is not allowed."""
         if not self.restricted:
             return
-        if op not in {"getattr", "call", "repr", "len", "iter", "next", "getitem", "contains"}:
+        if op not in {
+            "getattr",
+            "call",
+            "repr",
+            "len",
+            "iter",
+            "next",
+            "getitem",
+            "contains",
+            "bool",
+        }:
             # callmethod is checked as a getattr of the method
             raise PermissionError(f"the grader does not allow {op!r} on its objects")
         if name is not None and name.startswith("_"):
@@ -1116,6 +1136,11 @@ class Peer:
             return next(target)
         if op == "repr":
             return repr(target)
+        if op == "bool":
+            return bool(target)
+        if op == "copy":
+            # A copy made where the object lives: a proxy's copy would share its handle.
+            return copy.deepcopy(target) if rest[0] else copy.copy(target)
         raise ProtocolError(f"unknown operation {op!r}")
 
     def _backward(self, graph: Any, grads: Any) -> list[torch.Tensor | None]:

@@ -7,8 +7,11 @@ second); the shim tests grade a student module against the reference of its depe
 from __future__ import annotations
 
 import collections
+import copy
+import gc
 import importlib.util
 import os
+import pickle
 import statistics
 import struct
 import textwrap
@@ -279,6 +282,8 @@ def test_odd_tensors_round_trip(probe: RemoteObject) -> None:
         torch.empty(0, 4),
         torch.randn(4, 5).t(),
         torch.randn(3)[::2],
+        torch.ones(1, 1, 3).expand(2, 1, 3),
+        torch.zeros(1).expand(4),
     ):
         result = probe.echo(tensor)
         assert result.shape == tensor.shape and torch.equal(result, tensor)
@@ -322,6 +327,14 @@ def test_objects_stay_in_the_worker_behind_proxies(probe: RemoteObject) -> None:
     assert probe.echo(items).label == "box", "a proxy sent back is the worker's own object"
     items.label = "renamed"
     assert items.label == "renamed"
+    assert bool(items) and not bool(probe.Box([]))
+    twin = copy.deepcopy(items)
+    twin.items.append(4)
+    del twin
+    gc.collect()
+    assert list(items) == [1, 2, 3], "a copy is another object, and dropping it keeps ours"
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(items)
 
 
 def test_reset_releases_objects_but_not_modules(box: Sandbox, probe: RemoteObject) -> None:
