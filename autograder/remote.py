@@ -137,12 +137,16 @@ def rebuild_exception(
     cls = BUILTIN_EXCEPTIONS.get(type_name)
     error: BaseException | None = None
     if cls is not None:
-        try:
-            error = cls(*args)
-        except Exception:
-            error = cls(*(str(a) for a in args[:1]))
-    else:
+        for attempt in (args, tuple(str(a) for a in args[:1])):
+            try:
+                error = cls(*attempt)
+                break
+            except Exception:
+                continue
+    if error is None:
         base_name = next((b for b in bases if b in BUILTIN_EXCEPTIONS), "Exception")
+        if cls is not None:
+            base_name = "Exception"
         key = (_identifier(type_name, "StudentError"), base_name)
         error_class = _student_error_classes.get(key)
         if error_class is None:

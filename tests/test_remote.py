@@ -33,6 +33,7 @@ from autograder.remote import (
     RemoteObject,
     StaleHandle,
     StudentError,
+    rebuild_exception,
 )
 from autograder.rubric import load_rubric
 from autograder.runner import check_function, run_check
@@ -392,6 +393,14 @@ def test_other_exceptions_are_student_errors(probe: RemoteObject) -> None:
         probe.raise_custom()
     assert raised.value.type_name == "Custom"
     assert "Traceback" not in str(raised.value) and "raise_custom" in raised.value.remote_traceback
+
+
+def test_exceptions_that_cannot_be_rebuilt_become_student_errors() -> None:
+    error = rebuild_exception("UnicodeDecodeError", ["UnicodeDecodeError"], ("odd",), "tb")
+    assert isinstance(error, StudentError) and str(error) == "odd"
+    assert error.remote_traceback == "tb"
+    error = rebuild_exception("Weird name!", ["Weird", "LookupError"], ("x", 1), "")
+    assert isinstance(error, LookupError) and type(error).__name__ == "StudentError"
 
 
 def test_missing_attribute_is_an_attribute_error(probe: RemoteObject) -> None:
