@@ -95,6 +95,17 @@ def _grade(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _batch(arguments: argparse.Namespace) -> int:
+    from . import batch
+
+    graded = batch.run_batch(
+        arguments.submissions, arguments.out, jobs=arguments.jobs, parts=arguments.parts
+    )
+    print("\n".join(batch.summary(graded, load_rubric())))
+    print(f"points per part: {arguments.out}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -117,6 +128,12 @@ def main(argv: list[str] | None = None) -> int:
         "--no-isolation", action="store_true", help="no namespace or unprivileged user"
     )
     grade.set_defaults(run=_grade)
+    many = commands.add_parser("batch", help="grade a folder of submissions in parallel")
+    many.add_argument("submissions", type=Path, help="a folder of submission folders or zips")
+    many.add_argument("--out", type=Path, default=Path("grades.csv"))
+    many.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    many.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    many.set_defaults(run=_batch)
     student = commands.add_parser("student-bundle", help="write the students' repository")
     student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
     student.set_defaults(run=_student_bundle)
