@@ -1254,10 +1254,35 @@ class ShimService:
     the ``dependencies``; it never gets the reference functions or their source.
     """
 
-    def __init__(self, peer: Peer, dependencies: dict[str, types.ModuleType]) -> None:
+    def __init__(
+        self,
+        peer: Peer,
+        dependencies: dict[str, types.ModuleType],
+        max_elements: int = 2**24,
+    ) -> None:
         self._peer = peer
         self._dependencies = dependencies
         self._instances: dict[int, Any] = {}
+        self._max_elements = max_elements
+
+    def _check_size(self, *values: Any) -> None:
+        # The reference runs in the grader's process on inputs the student's process chose:
+        # bound them, so a hostile submission cannot make the grader allocate without end.
+        total = 0
+        stack = list(values)
+        while stack:
+            value = stack.pop()
+            if isinstance(value, torch.Tensor):
+                total += value.numel()
+            elif type(value) in (tuple, list):
+                stack.extend(value)
+            elif type(value) is dict:
+                stack.extend(value.values())
+        if total > self._max_elements:
+            raise ValueError(
+                f"the grader runs the reference on at most {self._max_elements} tensor elements "
+                f"per call, got {total}"
+            )
 
     def _names(self, module: types.ModuleType) -> dict[str, Any]:
         found: dict[str, Any] = {}
@@ -1298,6 +1323,7 @@ class ShimService:
     ) -> Any:
         """Call the reference function ``module.name`` (random draws seeded by the worker)."""
         function = self._lookup(module, name, ("function",))
+        self._check_size(args, kwargs)
         with _seeded(seed):
             return function(*args, **kwargs)
 
@@ -1306,6 +1332,7 @@ class ShimService:
     ) -> Any:
         """Build a reference instance; for an ``nn.Module`` also describe its structure."""
         cls = self._lookup(module, name, ("module", "class"))
+        self._check_size(args, kwargs)
         with _seeded(seed):
             instance = cls(*args, **kwargs)
         self._instances[id(instance)] = instance
@@ -1368,6 +1395,7 @@ class ShimService:
         module = instance.get_submodule(path) if path else instance
         if not isinstance(method, str) or method not in ("forward", *_public_methods(type(module))):
             raise AttributeError(f"{type(module).__name__} has no method {method!r}")
+        self._check_size(state, args, kwargs)
         modules = list(module.named_modules())
         if len(training) != len(modules):
             raise ValueError("the shell's submodules do not match the reference's")

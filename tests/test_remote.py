@@ -607,6 +607,12 @@ def test_shim_modules_load_weights_and_honour_training(shimmed: Sandbox) -> None
     assert not torch.allclose(evaluating, training)
 
 
+def test_shim_inputs_are_bounded(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    with pytest.raises(ValueError, match="at most 16777216 tensor elements"):
+        shimmed.module("block").heads(torch.zeros(1, 2**12, 2**12 + 2), 2)
+
+
 def test_shims_never_expose_the_reference(shimmed: Sandbox) -> None:
     shimmed.reset()
     block = shimmed.module("block")
