@@ -13,7 +13,8 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs score student-bundle gpu-check demo clean
+.PHONY: venv test lint stubs check-stubs score student-bundle gradescope grade batch gpu-check \
+	demo clean
 .PHONY: datasets train bench-tasks
 
 venv: $(STAMP)
@@ -49,6 +50,17 @@ score: $(STAMP)
 # On a GPU machine: make gpu-check TORCH=system
 gpu-check: $(STAMP)
 	$(PY) -m autograder.gpu
+
+gradescope: $(STAMP)
+	$(PY) -m autograder gradescope
+
+# make grade SUBMISSION=path/to/folder-or.zip
+grade: $(STAMP)
+	$(PY) -m autograder grade $(SUBMISSION) --out $(or $(OUT),results.json)
+
+# make batch SUBMISSIONS=folder JOBS=2
+batch: $(STAMP)
+	$(PY) -m autograder batch $(SUBMISSIONS) --out $(or $(OUT),build/grades.csv) --jobs $(or $(JOBS),2)
 
 student-bundle: $(STAMP)
 	$(PY) -m autograder student-bundle

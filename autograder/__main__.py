@@ -106,6 +106,14 @@ def _batch(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _gradescope(arguments: argparse.Namespace) -> int:
+    from . import gradescope
+
+    path = gradescope.build(arguments.out)
+    print(f"Gradescope autograder: {path} (upload it as the assignment's autograder)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -134,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     many.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
     many.set_defaults(run=_batch)
+    zipped = commands.add_parser("gradescope", help="build the Gradescope autograder zip")
+    zipped.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "gradescope.zip")
+    zipped.set_defaults(run=_gradescope)
     student = commands.add_parser("student-bundle", help="write the students' repository")
     student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
     student.set_defaults(run=_student_bundle)

@@ -1,0 +1,51 @@
+"""``make gradescope``: the autograder zip Gradescope builds its grading image from.
+
+The zip holds ``setup.sh`` (installs Python 3.11 and the pinned packages), ``run_autograder``
+(grades ``/autograder/submission`` into ``/autograder/results/results.json``) and, under
+``source/``, what grading needs: the tooling, the reference, the checks (hidden ones
+included), the stubs, the rubric and the datasets. One container grades one submission, so
+a course grades thousands in parallel.
+"""
+
+from __future__ import annotations
+
+import shutil
+import stat
+import tempfile
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+SOURCE = ("autograder", "solutions", "assignments", "tests", "datasets")
+FILES = ("rubric.toml", "requirements.txt", "pyproject.toml")
+LEFT_OUT = ("__pycache__", "*.pyc", "submissions", "test_*.py", "templates")
+TORCH_VERSION = "2.13.0"
+
+
+def build(out: Path) -> Path:
+    """Write the autograder zip to ``out`` and return its path."""
+    with tempfile.TemporaryDirectory() as scratch:
+        staging = Path(scratch) / "autograder"
+        source = staging / "source"
+        for folder in SOURCE:
+            if (ROOT / folder).is_dir():
+                shutil.copytree(
+                    ROOT / folder, source / folder, ignore=shutil.ignore_patterns(*LEFT_OUT)
+                )
+        for name in FILES:
+            shutil.copy2(ROOT / name, source / name)
+        setup = (TEMPLATES / "gradescope_setup.sh").read_text().replace("__TORCH__", TORCH_VERSION)
+        (staging / "setup.sh").write_text(setup)
+        shutil.copy2(TEMPLATES / "run_autograder", staging / "run_autograder")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in sorted(staging.rglob("*")):
+                if path.is_file():
+                    info = zipfile.ZipInfo.from_file(path, path.relative_to(staging))
+                    executable = path.name in ("setup.sh", "run_autograder")
+                    mode = 0o755 if executable else 0o644
+                    info.external_attr = (stat.S_IFREG | mode) << 16
+                    info.compress_type = zipfile.ZIP_DEFLATED
+                    archive.writestr(info, path.read_bytes())
+    return out

@@ -1,0 +1,42 @@
+"""The Gradescope autograder zip, run against a local folder with Gradescope's layout."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from autograder import gradescope
+from autograder.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_run_autograder_grades_a_submission_into_results_json(tmp_path):
+    archive = gradescope.build(tmp_path / "autograder.zip")
+    root = tmp_path / "autograder"
+    with zipfile.ZipFile(archive) as handle:
+        names = handle.namelist()
+        handle.extractall(root)
+    assert {"setup.sh", "run_autograder", "source/rubric.toml"} <= set(names)
+    assert not any("/submissions/" in name or name.endswith("test_grade.py") for name in names)
+    for script in ("setup.sh", "run_autograder"):
+        (root / script).chmod(0o755)
+    submission = root / "submission"
+    submission.mkdir()
+    shutil.copy2(ROOT / "solutions" / "masks.py", submission / "masks.py")
+    run = subprocess.run(
+        [str(root / "run_autograder")],
+        env={**os.environ, "AUTOGRADER_ROOT": str(root), "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    data = json.loads((root / "results" / "results.json").read_text())
+    rubric = load_rubric()
+    assert data["score"] == rubric.points(4)
+    masks_tests = [t for t in data["tests"] if t["number"].startswith("4.")]
+    assert masks_tests and all(t["status"] == "passed" for t in masks_tests)
