@@ -38,11 +38,15 @@ def _release(arguments: argparse.Namespace) -> int:
     report = nbgrading.release(arguments.course, arguments.names)
     for path in report.released:
         print(f"released {path}")
-    if report.passing_untouched:
-        for notebook, checks in report.passing_untouched.items():
-            print(f"PASSES UNTOUCHED {notebook}: {', '.join(checks)} (points for nothing)")
+    for notebook, checks in report.passing_untouched.items():
+        print(f"PASSES UNTOUCHED {notebook}: {', '.join(checks)} (points for nothing)")
+    for notebook, checks in report.failing_source.items():
+        print(f"FAILS ON THE REFERENCE {notebook}: {', '.join(checks)}")
+    if report.passing_untouched or report.failing_source:
         return 1
-    print(f"validated: every visible check fails on the {len(report.released)} blank notebook(s)")
+    count = len(report.released)
+    print(f"validated: every check passes on the {count} source notebook(s), and every visible")
+    print(f"check fails on the {count} released (blank) notebook(s)")
     return 0
 
 

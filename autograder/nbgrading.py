@@ -101,6 +101,7 @@ class ReleaseReport:
 
     released: list[Path]
     passing_untouched: dict[str, list[str]]
+    failing_source: dict[str, list[str]]
 
 
 def generate(course: Path, names: Iterable[str] | None = None) -> list[Path]:
@@ -127,12 +128,38 @@ def visible_checks_passing(notebook: Path) -> list[str]:
     return [m.group("id") for source in passed if (m := VISIBLE_CALL.search(source))]
 
 
-def release(course: Path, names: Iterable[str] | None = None) -> ReleaseReport:
-    """Generate the release and prove it fails: no visible check passes on a blank notebook."""
+def checks_failing(notebook: Path) -> list[str]:
+    """The check cells (hidden ones included) that fail when ``notebook`` runs as it is."""
+    from nbgrader.validator import Validator
+
+    os.environ.update(grading_environment())
+    results = Validator().validate(str(notebook))
+    failed = [cell["source"] for cell in results.get("failed", [])]
+    calls = [HIDDEN_CALL.search(s) or VISIBLE_CALL.search(s) for s in failed]
+    return [m.group("id") if m else s.splitlines()[0] for m, s in zip(calls, failed, strict=True)]
+
+
+def release(
+    course: Path, names: Iterable[str] | None = None, check_source: bool = True
+) -> ReleaseReport:
+    """Generate the release and prove it fails: no visible check passes on a blank notebook.
+
+    With ``check_source``, also prove that every check passes on the source notebook (the
+    reference code), in a real kernel as nbgrader runs it.
+    """
     course = require_course(course)
     released = generate(course, names)
     passing = {str(p.relative_to(course)): visible_checks_passing(p) for p in released}
-    return ReleaseReport(released, {k: v for k, v in passing.items() if v})
+    failing: dict[str, list[str]] = {}
+    if check_source:
+        for path in released:
+            source = course / "source" / path.parent.name / path.name
+            failing[str(source.relative_to(course))] = checks_failing(source)
+    return ReleaseReport(
+        released,
+        {k: v for k, v in passing.items() if v},
+        {k: v for k, v in failing.items() if v},
+    )
 
 
 # -- exchange -------------------------------------------------------------------------------

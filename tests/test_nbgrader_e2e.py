@@ -82,7 +82,8 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     nbgrading.install_kernel()
     notebooks.write_course(settings)
-    report = nbgrading.release(settings.course)
+    # The reference student below shows the checks pass on the reference code.
+    report = nbgrading.release(settings.course, check_source=False)
     assert report.passing_untouched == {}
     course = settings.course
     for assignment in GROUPS:
