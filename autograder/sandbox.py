@@ -283,6 +283,7 @@ class Sandbox:
         )
         self._service = remote.ShimService(self._peer, self.dependencies)
         config = {
+            "parent": os.getpid(),
             "uid": self.uid,
             "hide": [str(ROOT), str(Path.home()), tempfile.gettempdir(), "/dev/shm", *self.hide],
             "keep_read_only": sorted(

@@ -17,6 +17,7 @@ import importlib
 import os
 import random
 import resource
+import signal
 import sys
 import types
 from pathlib import Path
@@ -35,6 +36,7 @@ _CLONE_NEWNET = 0x40000000
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV = 1, 2, 4
 _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 32, 4096, 16384, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
+_PR_SET_PDEATHSIG = 1
 
 
 def _libc() -> ctypes.CDLL:
@@ -177,6 +179,11 @@ class Worker:
             )
         if _libc().prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
             unapplied.append("could not forbid gaining privileges (no_new_privs)")
+        # After the uid change, which clears it: if the grader dies, so does this process.
+        if _libc().prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or (
+            os.getppid() != int(config.get("parent", os.getppid()))
+        ):
+            unapplied.append("could not tie the worker's life to the grader's")
         limits = config["limits"]
         wanted = [
             (resource.RLIMIT_CPU, limits.get("cpu_s"), "CPU time"),
