@@ -191,7 +191,7 @@ _CALLABLE = 1
 _MODULE = 2
 _PINNED = 4
 
-_OWN_FILES = {__file__}
+_OWN_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _Q = struct.Struct("<q")
 _D = struct.Struct("<d")
 _I = struct.Struct("<I")
@@ -1070,7 +1070,9 @@ class Peer:
         if self.share_tracebacks:
             # The channel's own frames say nothing to the student: start at their code.
             tb = error.__traceback__
-            while tb is not None and tb.tb_frame.f_code.co_filename in _OWN_FILES:
+            while tb is not None and (
+                tb.tb_frame.f_code.co_filename.startswith((_OWN_FOLDER, "<frozen importlib"))
+            ):
                 tb = tb.tb_next
             text = "".join(traceback.format_exception(type(error), error, tb))
         self._send(("e", request_id, type(error).__name__, bases, args, text), link=False)

@@ -52,8 +52,11 @@ def test_syntax_error_is_a_load_error() -> None:
 
 def test_import_error_is_a_load_error() -> None:
     with sandbox("import_error") as box:
-        with pytest.raises(ModuleLoadError, match=r"ModuleNotFoundError.*attention_helpers"):
+        with pytest.raises(ModuleLoadError, match=r"ModuleNotFoundError.*attention_helpers") as e:
             box.module("qkv")
+        cause = e.value.__cause__
+        assert cause is not None and student_frame(cause) == " (qkv.py, line 3, in <module>)"
+        assert "worker.py" not in cause.remote_traceback
         assert box.running, "an exception at import leaves the worker usable"
 
 
