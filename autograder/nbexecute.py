@@ -20,7 +20,7 @@ class RobustExecute(Execute):
     """``Execute`` that stops at a dead or unresponsive kernel and marks the rest not run."""
 
     probe_timeout = Integer(
-        10, help="seconds a kernel has to answer after a cell timed out and was interrupted"
+        5, help="seconds a kernel has to answer after a cell timed out and was interrupted"
     ).tag(config=True)
 
     _stopped = ""

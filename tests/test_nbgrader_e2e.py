@@ -259,6 +259,7 @@ def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path
 
         _edit(notebook, stop)
     outcomes = nbgrading.autograde(course, jobs=len(STOPPERS))
+    print({o.student: round(o.seconds, 1) for o in outcomes})
     assert all(o.graded for o in outcomes), outcomes
     scores = nbgrading.check_scores(course)
     before = [c.id for c in RUBRIC.checks_of(1)]
