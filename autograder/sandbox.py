@@ -175,8 +175,7 @@ class Sandbox:
         self._peer: Peer | None = None
         self._modules: dict[str, RemoteObject] = {}
         self._service: remote.ShimService | None = None
-        self._what = "starting"
-        self._stopped_for: str | None = None
+        self._tail = ""
 
     @staticmethod
     def _default_probes() -> list[Path]:
@@ -202,13 +201,27 @@ class Sandbox:
         )
 
     def start(self) -> None:
-        """Start the worker (``module()`` does this when needed)."""
+        """Start the worker (``module()`` does this when needed).
+
+        Raises:
+            WorkerDied, WorkerTimeout: the worker could not start; the sandbox is closed (and
+                :meth:`output_tail` says what it printed).
+        """
         if self.running:
             return
         self.close()
-        self._stopped_for = None
-        base = Path(tempfile.mkdtemp(prefix="autograder-"))
-        self._base = base
+        try:
+            base = Path(tempfile.mkdtemp(prefix="autograder-"))
+            self._base = base
+            scratch, runtime = self._prepare_files(base)
+            self._spawn(base, scratch, runtime)
+            self._setup(runtime)
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare_files(self, base: Path) -> tuple[Path, Path]:
+        """The scratch directory (a copy of the submission) and the runtime package."""
         runtime = base / "runtime" / "autograder"
         runtime.mkdir(parents=True)
         (runtime / "__init__.py").write_text('"""The grader\'s runtime in the sandbox."""\n')
@@ -227,14 +240,18 @@ class Sandbox:
             for path in _module_files(self.support_dir):
                 if path.stem not in copied and path.stem not in self.dependencies:
                     shutil.copy(path, package / path.name)
-        root = os.geteuid() == 0 and self.isolate
-        if root:
+        self.uid = None
+        if os.geteuid() == 0 and self.isolate:
             self.uid = self._free_uid()
             os.chmod(base, 0o711)
             for path in (runtime.parent, runtime, *runtime.iterdir(), package, *package.iterdir()):
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
             os.chown(scratch, self.uid, self.uid)
             os.chmod(scratch, 0o700)
+        return scratch, runtime
+
+    def _spawn(self, base: Path, scratch: Path, runtime: Path) -> None:
+        """Start the worker process in its own session, with a clean environment."""
         read_in, write_in = os.pipe()
         read_out, write_out = os.pipe()
         stdout = open(base / "stdout.txt", "wb")  # noqa: SIM115 - handed to the child
@@ -281,6 +298,10 @@ class Sandbox:
         self._peer.gone = lambda error: WorkerDied(
             f"the submission's process is no longer running: {error}"
         )
+
+    def _setup(self, runtime: Path) -> None:
+        """Have the worker isolate itself and build the shims; note what was not applied."""
+        assert self._peer is not None
         self._service = remote.ShimService(self._peer, self.dependencies)
         config = {
             "parent": os.getpid(),
@@ -307,7 +328,7 @@ class Sandbox:
         finally:
             self._peer.timeout = self.limits.wall_s
         self.unapplied = [str(u) for u in answer.get("unapplied", [])]
-        if not root:
+        if self.uid is None:
             self.unapplied.append(
                 "could not isolate the submission's processes: processes it starts in a new "
                 "session may outlive it"
@@ -363,7 +384,7 @@ class Sandbox:
         """The exception the grader should see for ``error`` from the channel."""
         if isinstance(error, SandboxError):
             return error
-        what = self._peer.what if self._peer is not None else self._what
+        what = self._peer.what if self._peer is not None else "start-up"
         if isinstance(error, ChannelTimeout):
             self._kill()
             peer = self._peer
@@ -475,7 +496,7 @@ class Sandbox:
     def output_tail(self, size: int = 4000) -> str:
         """The last ``size`` characters of what the submission printed (stdout, then stderr)."""
         if self._base is None:
-            return getattr(self, "_tail", "")[-size:]
+            return self._tail[-size:]
         parts = []
         for name in ("stdout.txt", "stderr.txt"):
             path = self._base / name

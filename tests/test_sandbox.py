@@ -45,6 +45,13 @@ def attention_inputs() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     return x, x.clone(), x.clone()
 
 
+def test_a_failed_start_leaves_nothing_behind() -> None:
+    box = Sandbox(SUBMISSIONS / "raises_custom", ["qkv"], limits=Limits(startup_s=0.05))
+    with pytest.raises(WorkerTimeout, match="start-up"):
+        box.__enter__()
+    assert not box.running and box._base is None and box._process is None
+
+
 def test_syntax_error_is_a_load_error() -> None:
     with sandbox("syntax_error") as box, pytest.raises(ModuleLoadError, match="SyntaxError"):
         box.module("qkv")
