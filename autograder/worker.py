@@ -167,7 +167,8 @@ class Worker:
             try:
                 drop_privileges(int(uid))
             except OSError as error:
-                unapplied.append(f"could not drop privileges to uid {uid}: {error}")
+                # Running student code as root by accident is worse than not running it.
+                raise SystemExit(f"the sandbox could not drop privileges to uid {uid}: {error}")
         elif os.geteuid() == 0:
             unapplied.append(
                 "could not drop privileges: isolation is turned off, so the submission runs as root"
