@@ -168,7 +168,8 @@ class Worker:
                 drop_privileges(int(uid))
             except OSError as error:
                 # Running student code as root by accident is worse than not running it.
-                raise SystemExit(f"the sandbox could not drop privileges to uid {uid}: {error}")
+                message = f"the sandbox could not drop privileges to uid {uid}: {error}"
+                raise SystemExit(message) from None
         elif os.geteuid() == 0:
             unapplied.append(
                 "could not drop privileges: isolation is turned off, so the submission runs as root"
