@@ -5,6 +5,7 @@ small models and a few dozen steps: they show the loss falling, not a task solve
 ``make bench-tasks``).
 """
 
+import importlib
 import random
 import re
 import shutil
@@ -12,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -175,3 +177,91 @@ def test_a_part9_mistake_fails_a_check(tmp_path, old, new, mistake):
         for check in RUBRIC.checks_of(RUBRIC.part_of_module("tasks").number)
     ]
     assert not all(v.passed for v in verdicts), f"no check of part 9 catches: {mistake}"
+
+
+# ---------------------------------------------------------------- training, checkpoints, plots
+
+TINY = dict(d_model=32, num_layers=1, num_heads=2, d_ff=64)
+
+
+@pytest.fixture
+def training():
+    """``solutions.training``, once the model (part 7) and decoding (part 8) exist."""
+    pytest.importorskip("solutions.model", reason="solutions/model.py (part 7) is not written yet")
+    pytest.importorskip("solutions.decoding", reason="solutions/decoding.py is not written yet")
+    return importlib.import_module("solutions.training")
+
+
+def _tiny(training, task_name):
+    task = tasks.make_task(task_name)
+    torch.manual_seed(0)
+    return task, training.build_model(task, **TINY)
+
+
+@pytest.mark.parametrize("name", ["copy", "addition", "parser"])
+def test_training_makes_the_loss_fall(training, name):
+    task, model = _tiny(training, name)
+    settings = training.TrainSettings(steps=40, batch_size=32, lr=3e-3, warmup=5)
+    history = training.train(model, task, settings, progress=False)
+    first, last = sum(history.losses[:5]) / 5, sum(history.losses[-5:]) / 5
+    assert last < 0.75 * first, f"{name}: loss {first:.3f} -> {last:.3f} in 40 steps"
+
+
+def test_training_is_seeded(training):
+    settings = training.TrainSettings(steps=5, batch_size=8, warmup=2)
+    runs = []
+    for _ in range(2):
+        task, model = _tiny(training, "addition")
+        runs.append(training.train(model, task, settings, progress=False).losses)
+    assert runs[0] == runs[1]
+
+
+def test_checkpoint_round_trip_and_refusal(training, tmp_path):
+    task, model = _tiny(training, "parser-textbook")
+    path = training.save_checkpoint(tmp_path / "model.pt", model, task)
+    raw = torch.load(path, weights_only=True)
+    assert raw["task"] == "parser-textbook" and raw["config"]["d_model"] == TINY["d_model"]
+    loaded, _ = training.load_checkpoint(path)
+    source = torch.tensor([[3, 4, 5, 6]])
+    target = torch.tensor([[1, 7, 8]])
+    model.eval()
+    loaded.eval()
+    torch.testing.assert_close(loaded(source, target), model(source, target))
+    other = training.build_model(task, **{**TINY, "d_model": 48})
+    with pytest.raises(ValueError, match="d_model"):
+        training.load_checkpoint(path, other)
+
+
+def test_evaluate_and_plots(training, tmp_path):
+    from solutions import plots
+
+    task, model = _tiny(training, "addition")
+    history = training.train(
+        model,
+        task,
+        training.TrainSettings(steps=4, batch_size=8, warmup=1, eval_every=2, eval_size=20),
+        progress=False,
+    )
+    assert [e["step"] for e in history.evaluations] == [2, 4]
+    scores = training.evaluate(model, task, tasks.load_eval_set("addition-4digits")[:30])
+    assert set(scores) == {"exact_match", "digit_accuracy"}
+    assert all(0.0 <= value <= 1.0 for value in scores.values())
+    source = tasks.load_eval_set("addition")[0][0]
+    written = [
+        plots.plot_history(history, tmp_path / "curves.png", title="addition"),
+        plots.plot_attention(model, task, source, tmp_path / "attention.png"),
+    ]
+    for path in written:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    groups = plots.attention_maps(model)
+    assert [len(maps) for maps in groups.values()] == [1, 1, 1]
+    assert groups["cross"][0].shape[-1] == len(source)
+
+
+def test_command_line_trains_and_writes_its_files(training, tmp_path, capsys):
+    tasks.main(
+        ["train", "parser-textbook", "--steps", "3", "--no-progress", "--out", str(tmp_path)]
+    )
+    folder = tmp_path / "parser-textbook"
+    assert {p.name for p in folder.iterdir()} == {"checkpoint.pt", "curves.png", "attention.png"}
+    assert "exact_match" in capsys.readouterr().out

@@ -1,0 +1,138 @@
+"""Time to 99% exact match on each task's frozen held-out set (``make bench-tasks``).
+
+Each run trains the solution's Transformer with the course's settings
+(``solutions.training.SETTINGS``), evaluates on the whole held-out set every few steps with
+greedy decoding, and stops at the first evaluation at or above 99% exact match. The time is
+the wall-clock time of the training steps only (evaluations are not counted), on
+``torch.set_num_threads(2)``. The table printed at the end is what ``docs/benchmarks.md``
+records.
+
+    python -m benchmarks.tasks                       # all six tasks, seed 0
+    python -m benchmarks.tasks --tasks parser-textbook copy --seeds 0 1 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import platform
+import subprocess
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from solutions import tasks as T
+from solutions import training
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Budget in seconds and evaluation interval in steps. The textbook-definition budgets are a
+# fifth of the textbook code's measured times (copy 22 s, addition 110 s, parser 4 s).
+BENCHMARKS: dict[str, tuple[float, int]] = {
+    "copy-textbook": (4.4, 10),
+    "addition-textbook": (22.0, 20),
+    "parser-textbook": (0.8, 2),
+    "copy": (30.0, 50),
+    "addition": (120.0, 100),
+    "parser": (180.0, 100),
+}
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def run(name: str, seed: int) -> dict[str, object]:
+    """Train ``name`` with ``seed`` until 99% exact match (or the step limit)."""
+    budget, every = BENCHMARKS[name]
+    task = T.make_task(name)
+    settings = dataclasses.replace(
+        training.SETTINGS[name], seed=seed, eval_every=every, eval_size=10**9, stop_at=0.99
+    )
+    torch.manual_seed(seed)
+    model = training.build_model(task)
+    started = time.perf_counter()
+    history = training.train(model, task, settings, progress=False)
+    wall = time.perf_counter() - started
+    final = history.evaluations[-1]
+    result: dict[str, object] = {
+        "task": name,
+        "seed": seed,
+        "steps": final["step"],
+        "seconds": final["train_seconds"],
+        "wall": wall,
+        "exact_match": final["exact_match"],
+        "budget": budget,
+        "parameters": sum(p.numel() for p in model.parameters()),
+    }
+    if name == "addition":
+        # Length generalisation: a model trained on 3 digits, asked about 4 and 5.
+        for digits in (4, 5):
+            examples = T.load_eval_set(f"addition-{digits}digits")
+            scores = training.evaluate(model, task, examples)
+            result[f"{digits}-digit"] = (
+                f"{scores['exact_match']:.3f} exact, {scores['digit_accuracy']:.3f} per digit"
+            )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=tuple(BENCHMARKS), default=list(BENCHMARKS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0])
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    results = []
+    for name in args.tasks:
+        for seed in args.seeds:
+            result = run(name, seed)
+            results.append(result)
+            extra = f"  {result['4-digit']=}, {result['5-digit']=}" if "4-digit" in result else ""
+            print(
+                f"{name} seed {seed}: {result['exact_match']:.3f} exact match after "
+                f"{result['steps']} steps, {result['seconds']:.1f} s of training "
+                f"(budget {result['budget']:g} s){extra}",
+                flush=True,
+            )
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"Measured {stamp}, commit {_commit()}, {platform.processor() or platform.machine()}, "
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads.",
+        "",
+        "| task | seed | parameters | steps | training time | exact match | budget | within |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        within = "yes" if r["exact_match"] >= 0.99 and r["seconds"] <= r["budget"] else "NO"
+        lines.append(
+            f"| {r['task']} | {r['seed']} | {r['parameters']:,} | {r['steps']} | "
+            f"{r['seconds']:.1f} s | {r['exact_match']:.3f} | {r['budget']:g} s | {within} |"
+        )
+    for r in results:
+        for digits in (4, 5):
+            if f"{digits}-digit" in r:
+                lines.append(
+                    f"\n{r['task']} seed {r['seed']} on {digits}-digit operands: "
+                    f"{r[f'{digits}-digit']}"
+                )
+    report = "\n".join(lines)
+    print("\n" + report)
+    out = ROOT / "runs" / "bench-tasks.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report + "\n", encoding="utf-8")
+    print(f"\nwritten to {out.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
