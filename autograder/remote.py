@@ -35,6 +35,7 @@ import struct
 import time
 import traceback
 import types
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -554,6 +555,8 @@ class _Bridge(torch.autograd.Function):
         peer, graph, outputs = link
         ctx.peer = peer
         ctx.graph = graph
+        # When the node dies without a backward, the other end may drop the graph it keeps.
+        weakref.finalize(ctx, peer._dropped_graphs.append, graph)
         ctx.count = len(inputs)
         return tuple(outputs)
 
@@ -812,6 +815,7 @@ class Peer:
         self._depth = 0
         self._deadline: float | None = None
         self._released: list[int] = []
+        self._dropped_graphs: list[int] = []
         self._remote_generation = 0
         self.deadline: float | None = None
         """An absolute ``time.monotonic()`` after which no request may run (a check's budget)."""
@@ -943,7 +947,8 @@ class Peer:
             raise self.gone(self.closed)
         grad = torch.is_grad_enabled() if grad_enabled is None else grad_enabled
         request_id = next(self._ids)
-        released, self._released = self._released, []
+        released = [self._released, self._dropped_graphs]
+        self._released, self._dropped_graphs = [], []
         outer = self._depth == 0
         if outer and self.timeout is not None:
             self._deadline = time.monotonic() + self.timeout
@@ -1016,8 +1021,11 @@ class Peer:
             raise ProtocolError("a malformed request")
         linked = received.linked
         _, request_id, op, grad, released, args = message
-        if isinstance(released, list):
-            self.release([h for h in released if type(h) is int])
+        if isinstance(released, list) and len(released) == 2:
+            handles, graphs = released
+            self.release([h for h in handles if type(h) is int])
+            for graph in graphs:
+                self._graphs.pop(graph, None)
         for tensor in linked:
             tensor.requires_grad_(True)
         inputs = {id(t) for t in linked}

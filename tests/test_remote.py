@@ -60,6 +60,14 @@ def grad_enabled():
     return torch.is_grad_enabled()
 
 
+def kept_graphs():
+    import gc
+
+    from autograder.remote import Peer
+
+    return [g for p in gc.get_objects() if isinstance(p, Peer) for g in p._graphs]
+
+
 def draws():
     return torch.rand(3), float(np.random.rand()), random.random()
 
@@ -430,6 +438,14 @@ def test_gradients_flow_back_to_the_callers_tensors(probe: RemoteObject) -> None
     assert unused.grad is None
     with pytest.raises(RuntimeError, match="second time"):
         out.backward(upstream)
+
+
+def test_graphs_are_dropped_when_their_results_are(box: Sandbox, probe: RemoteObject) -> None:
+    x = torch.randn(2, 3, requires_grad=True)
+    for _ in range(5):
+        probe.weighted(x, x, x)
+    kept = probe.echo(1) and len(box.module("probe").kept_graphs())
+    assert kept <= 1, "only the graph of a result still alive on the grader's side is kept"
 
 
 def test_returned_input_is_still_differentiable(probe: RemoteObject) -> None:
