@@ -73,10 +73,15 @@ def _autograde(arguments: argparse.Namespace) -> int:
     outcomes = nbgrading.autograde(arguments.course, arguments.names, arguments.jobs)
     seconds = time.perf_counter() - start
     failed = [o for o in outcomes if not o.graded]
+    stopped = [o for o in outcomes if o.graded and o.reason]
     print(
         f"autograded {len(outcomes) - len(failed)} of {len(outcomes)} submission(s) in "
         f"{seconds:.1f} s with {arguments.jobs} job(s)"
     )
+    if stopped:
+        print("GRADED FOR WHAT RAN (the notebook did not run to its end):")
+        for outcome in stopped:
+            print(f"  {outcome.assignment}/{outcome.student}: {outcome.reason}")
     if failed:
         print("NOT GRADED (no score recorded; fix or grade by hand, then rerun):")
         for outcome in failed:

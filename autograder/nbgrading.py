@@ -31,6 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 NOT_GRADED = "not_graded.json"
+STOPPED_EARLY = "stopped_early.json"
 HIDDEN_CALL = re.compile(r'course\.hidden_check\("(?P<id>\w+)"\)')
 VISIBLE_CALL = re.compile(r'course\.check\("(?P<id>\w+)"\)')
 
@@ -292,11 +293,39 @@ def grade_tasks(course: Path, tasks: list[tuple[str, str]]) -> list[Outcome]:
         result = grader.autograde(assignment, student, force=True, create=True)
         seconds = time.perf_counter() - start
         if result["success"]:
-            outcomes.append(Outcome(assignment, student, True, seconds=seconds))
+            note = stopped_early(course / "autograded" / student / assignment)
+            outcomes.append(Outcome(assignment, student, True, note, seconds))
         else:
             text = f"{result.get('error', '')}\n{result.get('log', '')}"
             outcomes.append(Outcome(assignment, student, False, reason_of(text), seconds))
     return outcomes
+
+
+def stopped_early(folder: Path) -> str:
+    """Why a graded notebook in ``folder`` did not run to its end ("" when it did).
+
+    A cell over the time limit, or a dead or unresponsive kernel (see
+    :mod:`autograder.nbexecute`), leaves an error output that the instructor should hear of:
+    the submission is scored, but only for what ran.
+    """
+    import nbformat
+
+    notes = []
+    for path in sorted(folder.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(notebook.cells):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") != "error":
+                    continue
+                if output.get("ename") == "CellTimeoutError":
+                    notes.append(f"{path.name}: cell {index} ran past the time limit")
+                elif output.get("ename") == "NotRun":
+                    notes.append(f"{path.name}: {output.get('evalue', '')}")
+                    break
+            else:
+                continue
+            break
+    return "; ".join(notes)
 
 
 def _worker_command(course: Path, tasks: list[tuple[str, str]]) -> list[str]:
@@ -362,16 +391,23 @@ def autograde(course: Path, names: Iterable[str] | None = None, jobs: int = 1) -
 
 
 def _record_not_graded(course: Path, outcomes: list[Outcome]) -> None:
-    """Keep ``not_graded.json`` up to date: add this run's failures, drop its successes."""
-    path = course / NOT_GRADED
-    known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    for outcome in outcomes:
-        key = f"{outcome.assignment}/{outcome.student}"
-        if outcome.graded:
-            known.pop(key, None)
-        else:
-            known[key] = outcome.reason
-    path.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Keep ``not_graded.json`` and ``stopped_early.json`` up to date with this run."""
+    for name, wanted in ((NOT_GRADED, False), (STOPPED_EARLY, True)):
+        path = course / name
+        known = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+        for outcome in outcomes:
+            key = f"{outcome.assignment}/{outcome.student}"
+            if outcome.graded == wanted and outcome.reason:
+                known[key] = outcome.reason
+            else:
+                known.pop(key, None)
+        path.write_text(json.dumps(known, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def stopped_notes(course: Path) -> dict[str, str]:
+    """``"assignment/student"`` -> why a graded notebook did not run to its end."""
+    path = course / STOPPED_EARLY
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
 
 def not_graded(course: Path) -> dict[str, str]:
@@ -419,6 +455,7 @@ def grade_rows(course: Path) -> list[GradeRow]:
 
     course = require_course(course)
     failed = not_graded(course)
+    notes = stopped_notes(course)
     rows: list[GradeRow] = []
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
         for assignment in sorted(gradebook.assignments, key=lambda a: a.name):
@@ -450,14 +487,15 @@ def grade_rows(course: Path) -> list[GradeRow]:
                         )
                     )
                 else:
+                    note = notes.get(key, "")
                     rows.append(
                         GradeRow(
                             assignment.name,
                             student.id,
                             submission.score,
                             assignment.max_score,
-                            "graded",
-                            "",
+                            "graded, stopped early" if note else "graded",
+                            note,
                         )
                     )
     return rows

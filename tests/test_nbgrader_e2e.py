@@ -261,6 +261,12 @@ def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path
     outcomes = nbgrading.autograde(course, jobs=len(STOPPERS))
     print({o.student: round(o.seconds, 1) for o in outcomes})
     assert all(o.graded for o in outcomes), outcomes
+    notes = {o.student: o.reason for o in outcomes}
+    assert "time limit" in notes["hang"]
+    assert "ignored the interrupt" in notes["ignore"]
+    assert "kernel died" in notes["crash"]
+    rows = {r.student: r for r in nbgrading.grade_rows(course)}
+    assert {r.status for r in rows.values()} == {"graded, stopped early"}
     scores = nbgrading.check_scores(course)
     before = [c.id for c in RUBRIC.checks_of(1)]
     ran = before[: before.index("separated_attention_roles")]
