@@ -191,6 +191,15 @@ class Sandbox:
         self.close()
 
     @property
+    def scratch(self) -> Path | None:
+        """The worker's working directory: the same path in both processes (None when stopped).
+
+        The one place where the submission and the grader can exchange files: a check that
+        has the student's code save a checkpoint gives it a path in here.
+        """
+        return self._base / "work" if self._base is not None else None
+
+    @property
     def running(self) -> bool:
         """Whether the worker process is up and its channel usable."""
         return (

@@ -60,6 +60,10 @@ def grad_enabled():
     return torch.is_grad_enabled()
 
 
+def save(state, path):
+    torch.save(state, path)
+
+
 def kept_graphs():
     import gc
 
@@ -757,6 +761,13 @@ def test_real_checks_work_through_the_sandbox(impl: str, passes: bool) -> None:
             torch.manual_seed(0)
             verdict = run_check(check_function(check, rubric), {"multihead": multihead})
             assert verdict.passed == passes, f"{check.id}: {verdict.message}"
+
+
+def test_the_scratch_folder_is_shared_with_the_grader(box: Sandbox, probe: RemoteObject) -> None:
+    assert box.scratch is not None
+    path = box.scratch / "checkpoint.pt"
+    probe.save({"weight": torch.arange(3.0)}, str(path))
+    assert torch.equal(torch.load(path, weights_only=True)["weight"], torch.arange(3.0))
 
 
 def test_readable_folders_are_shared_read_only(tmp_path_factory: pytest.TempPathFactory) -> None:
