@@ -165,7 +165,11 @@ class Course:
         modules[self.module] = self.module_object()
         # Module initialisation inside a check is the same in every run, as under pytest.
         torch.manual_seed(0)
-        verdict = run_check(check_function(check, rubric), modules)
+        try:
+            function = check_function(check, rubric)
+        except (ImportError, LookupError) as error:
+            raise failure(f"this check cannot run here ({error}); tell your instructor") from None
+        verdict = run_check(function, modules)
         if not verdict.passed:
             raise failure(f"{check.description}: {verdict.message}")
         print(f"passed: {check.description} ({check.points:g} point(s))")

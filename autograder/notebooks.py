@@ -446,13 +446,13 @@ def write_course(settings: Settings = Settings(), rubric: Rubric | None = None) 
     written: list[Path] = []
     skipped: list[str] = []
     for assignment, numbers in groups.items():
-        parts = [rubric.parts[n] for n in numbers]
-        ready = [p for p in parts if (ROOT / "solutions" / f"{p.module}.py").is_file()]
-        skipped += [
-            f"part {p.number} ({p.module}): solutions/{p.module}.py does not exist yet"
-            for p in parts
-            if p not in ready
-        ]
+        ready = []
+        for part in (rubric.parts[n] for n in numbers):
+            missing = missing_files(part)
+            if missing:
+                skipped.append(f"part {part.number} ({part.module}): {missing} does not exist yet")
+            else:
+                ready.append(part)
         if not ready:
             continue
         folder = source / assignment
@@ -462,6 +462,17 @@ def write_course(settings: Settings = Settings(), rubric: Rubric | None = None) 
             nbformat.write(build_notebook(part, rubric), target)
             written.append(target)
     return Written(written, skipped)
+
+
+def missing_files(part: Part) -> str | None:
+    """The first file a part's notebook is made from that is missing, or None."""
+    for relative in (
+        f"solutions/{part.module}.py",
+        f"tests/checks/part{part.number}_{part.module}.py",
+    ):
+        if not (ROOT / relative).is_file():
+            return relative
+    return None
 
 
 def _write_support(folder: Path, parts: list[Part]) -> None:

@@ -20,7 +20,7 @@ from autograder.stubs import find_regions
 
 RUBRIC = load_rubric()
 ROOT = Path(__file__).resolve().parent.parent
-READY = [p for p in RUBRIC.parts.values() if (ROOT / "solutions" / f"{p.module}.py").is_file()]
+READY = [p for p in RUBRIC.parts.values() if notebooks.missing_files(p) is None]
 
 
 @pytest.fixture(scope="module")
