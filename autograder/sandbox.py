@@ -39,6 +39,8 @@ from .remote import ChannelClosed, ChannelTimeout, Peer, ProtocolError, RemoteOb
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_FILES = ("remote.py", "worker.py")
+SHARED_WRITABLE = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+"""World-writable folders: covered with empty ones, so no submission leaves files for another."""
 """What the worker imports from this package (copied: the repository itself is hidden)."""
 
 
@@ -315,7 +317,8 @@ class Sandbox:
         config = {
             "parent": os.getpid(),
             "uid": self.uid,
-            "hide": [str(ROOT), str(Path.home()), tempfile.gettempdir(), "/dev/shm", *self.hide],
+            # The grader's files, and every folder other submissions could also write to.
+            "hide": [str(ROOT), str(Path.home()), *SHARED_WRITABLE, *self.hide],
             "keep_read_only": sorted(
                 {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent), *self.readable}
             ),

@@ -175,7 +175,7 @@ def test_grader_files_are_neither_readable_nor_writable(tmp_path: Path) -> None:
         qkv = box.module("qkv")
         reads = qkv.read_attempts([str(ROOT / "solutions" / "qkv.py"), str(hidden_check)])
         writes = qkv.write_attempts(
-            [str(results), str(ROOT / "solutions" / "qkv.py"), "/tmp/x", "inside.txt"]
+            [str(results), str(ROOT / "solutions" / "qkv.py"), "/var/tmp/x", "inside.txt"]
         )
         listing = qkv.listing()
         uid, cwd = qkv.identity()
@@ -186,6 +186,7 @@ def test_grader_files_are_neither_readable_nor_writable(tmp_path: Path) -> None:
         and writes[str(ROOT / "solutions" / "qkv.py")] != "written"
     )
     assert writes["inside.txt"] == "written", "the scratch directory is writable"
+    assert not Path("/var/tmp/x").exists(), "shared folders are private to the sandbox"
     assert results.read_text() == '{"score": 0}'
     assert not any(path.endswith(("solutions", "tests", "rubric.toml")) for path in listing)
     assert uid not in (0, os.getuid())
