@@ -255,6 +255,18 @@ def test_objects_that_run_code_when_unpickled_come_back_as_inert_proxies() -> No
     assert not marker.exists()
 
 
+def test_a_rewritten_runtime_only_forges_data_the_checks_reject() -> None:
+    with sandbox("forge_answers") as box:
+        qkv = box.module("qkv")
+        forged = qkv.scaled_dot_product_attention
+        assert forged["score"] == 100.0, "the forged answer arrives as plain data"
+        with pytest.raises(TypeError, match="not callable"):
+            forged(*attention_inputs())
+        with pytest.raises(harness.CheckFailure, match="should return a pair"):
+            harness.pair(forged, "scaled_dot_product_attention")
+        assert box.running
+
+
 def test_forged_bytes_on_the_channel_end_the_worker_not_the_grader() -> None:
     with sandbox("garbage_on_channel") as box:
         qkv = box.module("qkv")
