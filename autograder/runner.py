@@ -22,6 +22,11 @@ from .rubric import Check, Rubric, load_rubric
 FIXTURE_LINE = re.compile(r"^\s+(?P<name>\w+)=.*,$")
 
 
+class GraderError(Exception):
+    """An error of the grading machinery whose message is already written for the student
+    (the submission's process died, ran out of time...)."""
+
+
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one check: passed or not, and what to tell the student."""
@@ -56,9 +61,15 @@ def fixture_names(function: Callable[..., Any]) -> list[str]:
 
 def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
     """ "qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
+    if getattr(error, "remote_traceback", None):
+        # Raised in the grader's sandbox: the student's frames are in the worker's traceback.
+        from . import remote
+
+        return remote.student_frame(error)
     frames = traceback.extract_tb(error.__traceback__)
     for frame in reversed(frames):
-        if any(root in frame.filename for root in roots):
+        path = frame.filename.replace("\\", "/")
+        if any(f"/{root}/" in path or path.endswith(f"/{root}") for root in roots):
             name = frame.filename.replace("\\", "/").rsplit("/", 1)[-1]
             return f" ({name}, line {frame.lineno}, in {frame.name})"
     return ""
@@ -100,6 +111,8 @@ def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = (
     example = _smallest_input(error, fixtures)
     if isinstance(error, AssertionError) and type(error).__name__ == "CheckFailure":
         return f"{error}{example}"
+    if isinstance(error, GraderError):
+        return str(error)
     if isinstance(error, NotImplementedError):
         return str(error) or "a function this check calls is not implemented yet"
     if isinstance(error, AssertionError):

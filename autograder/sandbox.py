@@ -36,6 +36,7 @@ from typing import Any
 
 from . import remote
 from .remote import ChannelClosed, ChannelTimeout, Peer, ProtocolError, RemoteObject
+from .runner import GraderError
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_FILES = ("remote.py", "worker.py")
@@ -44,7 +45,7 @@ SHARED_WRITABLE = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/
 """What the worker imports from this package (copied: the repository itself is hidden)."""
 
 
-class SandboxError(Exception):
+class SandboxError(GraderError):
     """The submission's process failed as a whole (not an exception of the student's code)."""
 
 
