@@ -243,7 +243,9 @@ class Outcome:
     seconds: float = 0.0
 
 
+BUSY = "the gradebook was busy"
 REASONS = (
+    ("database is locked", f"{BUSY} (SQLite: database is locked)"),
     ("NotJSONError", "the notebook is not valid JSON (was it edited outside Jupyter?)"),
     ("not valid JSON", "the notebook is not valid JSON (was it edited outside Jupyter?)"),
     ("DeadKernelError", "the kernel died while running the notebook (a crash, or out of memory)"),
@@ -357,7 +359,20 @@ def autograde(course: Path, names: Iterable[str] | None = None, jobs: int = 1) -
             f"{course}/submitted/ is empty: run `make collect` (or `make zip-collect`) first"
         )
     jobs = max(1, min(jobs, len(tasks)))
-    shares = [tasks[i::jobs] for i in range(jobs)]
+    outcomes = _run_workers(course, [tasks[i::jobs] for i in range(jobs)])
+    # SQLite lets one writer in at a time and gives up after a while: a submission whose
+    # grades could not be written is graded again, alone, so parallel = serial.
+    busy = [(o.assignment, o.student) for o in outcomes if not o.graded and BUSY in o.reason]
+    if busy:
+        again = {(o.assignment, o.student): o for o in _run_workers(course, [busy])}
+        outcomes = [again.get((o.assignment, o.student), o) for o in outcomes]
+    outcomes.sort(key=lambda o: (o.assignment, o.student))
+    _record_not_graded(course, outcomes)
+    return outcomes
+
+
+def _run_workers(course: Path, shares: list[list[tuple[str, str]]]) -> list[Outcome]:
+    """One worker process per share of (assignment, student); their outcomes."""
     environment = {**os.environ, **grading_environment()}
     workers = [
         subprocess.Popen(
@@ -385,8 +400,6 @@ def autograde(course: Path, names: Iterable[str] | None = None, jobs: int = 1) -
                 reason = f"the grading process stopped: {reason_of(stderr)}"
                 outcome = Outcome(assignment, student, False, reason)
             outcomes.append(outcome)
-    outcomes.sort(key=lambda o: (o.assignment, o.student))
-    _record_not_graded(course, outcomes)
     return outcomes
 
 

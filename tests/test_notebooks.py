@@ -194,6 +194,8 @@ def test_reasons_for_ungradable_submissions() -> None:
     assert "JSON" in nbgrading.reason_of("nbformat.reader.NotJSONError: Notebook does not")
     assert "kernel died" in nbgrading.reason_of("nbclient.exceptions.DeadKernelError: Kernel died")
     assert nbgrading.reason_of("") == "nbgrader failed without saying why"
+    locked = nbgrading.reason_of("sqlite3.OperationalError: database is locked")
+    assert nbgrading.BUSY in locked
 
 
 def test_steps_say_what_to_run_first(tmp_path: Path) -> None:
