@@ -1,0 +1,209 @@
+"""Part 8: turning a trained model into sequences - greedy, beam search and sampling.
+
+A decoder gives a distribution over the next token given the tokens so far. Greedy
+decoding takes the most likely token each step; beam search keeps the ``beam_size`` best
+prefixes by total log-probability and so can find a sequence whose first token was not the
+most likely; sampling draws each token at random, sharpened or flattened by a temperature
+and restricted to the k most likely tokens (top-k) or to the smallest set holding
+probability p (top-p, nucleus sampling).
+
+Every function works with any ``model`` that has ``encode(src, src_mask) -> memory`` and
+``decode(tgt, memory, src_mask) -> logits (B, T, vocab)``, such as part 7's Transformer.
+
+Shapes: ``src`` ``(B, S)`` token ids; results ``(B, L)`` with ``L <= max_len``, each row
+starting with ``bos_id``; after a row's ``eos_id`` only ``pad_id`` follows.
+"""
+
+import torch
+
+from ._validate import check_positive, check_tensor
+
+
+def _check_decoding(src: torch.Tensor, max_len: int) -> None:
+    check_tensor("src", src, min_dim=2, max_dim=2)
+    check_positive("max_len", max_len)
+
+
+def _source_mask(src: torch.Tensor, pad_id: int, src_mask: torch.Tensor | None) -> torch.Tensor:
+    """The padding mask of ``src``, ``(B, 1, 1, S)``, unless one is given."""
+    return (src != pad_id)[:, None, None, :] if src_mask is None else src_mask
+
+
+def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
+    """Keep the ``k`` largest logits of each row; the others become ``-inf``.
+
+    Args:
+        logits: ``(..., vocab)``.
+        k: how many to keep (at most vocab).
+
+    Returns:
+        ``(..., vocab)``; entries tied with the k-th largest are kept too.
+    """
+    check_tensor("logits", logits, min_dim=1)
+    check_positive("k", k)
+    if k > logits.shape[-1]:
+        raise ValueError(f"k={k} is larger than the vocabulary of logits {tuple(logits.shape)}")
+    ### BEGIN SOLUTION
+    kth = torch.topk(logits, k, dim=-1).values[..., -1:]
+    return logits.masked_fill(logits < kth, float("-inf"))
+    ### END SOLUTION
+
+
+def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
+    """Keep the smallest set of most likely tokens whose probability reaches ``p``.
+
+    The most likely token is always kept, so a row never loses every candidate.
+
+    Args:
+        logits: ``(..., vocab)``.
+        p: probability mass to keep, in (0, 1].
+
+    Returns:
+        ``(..., vocab)`` with the tokens outside the set at ``-inf``.
+    """
+    check_tensor("logits", logits, min_dim=1)
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"p must be in (0, 1], got {p!r}")
+    ### BEGIN SOLUTION
+    sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
+    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
+    ### HINT: a token is dropped when the tokens before it already reach p.
+    drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= p
+    drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+    return logits.masked_fill(drop, float("-inf"))
+    ### END SOLUTION
+
+
+def _pad_after_eos(tokens: torch.Tensor, eos_id: int, pad_id: int) -> torch.Tensor:
+    """Replace everything after each row's first EOS by padding."""
+    seen = (tokens == eos_id).long().cumsum(dim=1)
+    after = (seen - (tokens == eos_id).long()) > 0
+    return tokens.masked_fill(after, pad_id)
+
+
+@torch.no_grad()
+def greedy_decode(
+    model: torch.nn.Module,
+    src: torch.Tensor,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+    pad_id: int = 0,
+    src_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The most likely token at every step, until EOS or ``max_len`` tokens.
+
+    Returns:
+        ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.
+    """
+    _check_decoding(src, max_len)
+    ### BEGIN SOLUTION
+    src_mask = _source_mask(src, pad_id, src_mask)
+    memory = model.encode(src, src_mask)
+    tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+    while tokens.shape[1] < max_len and not finished.all():
+        logits = model.decode(tokens, memory, src_mask)[:, -1]
+        next_token = logits.argmax(dim=-1).masked_fill(finished, pad_id)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        finished |= next_token == eos_id
+    return tokens
+    ### END SOLUTION
+
+
+@torch.no_grad()
+def beam_search(
+    model: torch.nn.Module,
+    src: torch.Tensor,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+    beam_size: int = 4,
+    length_penalty: float = 0.0,
+    pad_id: int = 0,
+    src_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Keep the ``beam_size`` best prefixes of every source; return the best sequence.
+
+    A finished prefix (it ended with EOS) is carried on with padding at no cost. The best
+    sequence maximises ``log p(sequence) / length ** length_penalty``, the length counting
+    the tokens after BOS up to and including EOS (``length_penalty=0``: the plain
+    log-probability).
+
+    Returns:
+        ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.
+    """
+    _check_decoding(src, max_len)
+    check_positive("beam_size", beam_size)
+    ### BEGIN SOLUTION
+    batch, device = src.shape[0], src.device
+    src_mask = _source_mask(src, pad_id, src_mask)
+    memory = model.encode(src, src_mask).repeat_interleave(beam_size, dim=0)
+    beam_mask = src_mask.repeat_interleave(beam_size, dim=0) if src_mask.shape[0] > 1 else src_mask
+    tokens = torch.full((batch * beam_size, 1), bos_id, dtype=torch.long, device=device)
+    scores = torch.full((batch, beam_size), float("-inf"), device=device)
+    scores[:, 0] = 0.0  # all beams start identical: keep one so they do not repeat
+    finished = torch.zeros(batch * beam_size, dtype=torch.bool, device=device)
+    lengths = torch.zeros(batch * beam_size, device=device)
+    while tokens.shape[1] < max_len and not finished.all():
+        log_probs = torch.log_softmax(model.decode(tokens, memory, beam_mask)[:, -1].float(), -1)
+        vocab = log_probs.shape[-1]
+        # A finished beam may only continue with padding, and that costs nothing.
+        log_probs[finished] = float("-inf")
+        log_probs[finished, pad_id] = 0.0
+        candidates = (scores.reshape(-1, 1) + log_probs).reshape(batch, beam_size * vocab)
+        scores, chosen = candidates.topk(beam_size, dim=-1)
+        origin = chosen // vocab + torch.arange(batch, device=device)[:, None] * beam_size
+        origin, next_token = origin.reshape(-1), (chosen % vocab).reshape(-1)
+        tokens = torch.cat([tokens[origin], next_token[:, None]], dim=1)
+        lengths = lengths[origin] + (~finished[origin]).float()
+        finished = finished[origin] | (next_token == eos_id)
+    normalised = scores.reshape(-1) / lengths.clamp(min=1.0) ** length_penalty
+    best = normalised.reshape(batch, beam_size).argmax(dim=-1)
+    picked = tokens.reshape(batch, beam_size, -1)[torch.arange(batch, device=device), best]
+    return _pad_after_eos(picked, eos_id, pad_id)
+    ### END SOLUTION
+
+
+@torch.no_grad()
+def sample(
+    model: torch.nn.Module,
+    src: torch.Tensor,
+    max_len: int,
+    bos_id: int,
+    eos_id: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    pad_id: int = 0,
+    src_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Draw every token from ``softmax(logits / temperature)``, optionally top-k/top-p filtered.
+
+    The same ``generator`` state gives the same samples.
+
+    Returns:
+        ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.
+    """
+    _check_decoding(src, max_len)
+    if not temperature > 0:
+        raise ValueError(f"temperature must be positive, got {temperature!r}")
+    ### BEGIN SOLUTION
+    src_mask = _source_mask(src, pad_id, src_mask)
+    memory = model.encode(src, src_mask)
+    tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
+    finished = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
+    while tokens.shape[1] < max_len and not finished.all():
+        logits = model.decode(tokens, memory, src_mask)[:, -1].float() / temperature
+        if top_k is not None:
+            logits = top_k_filter(logits, top_k)
+        if top_p is not None:
+            logits = top_p_filter(logits, top_p)
+        probabilities = torch.softmax(logits, dim=-1)
+        next_token = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
+        next_token = next_token.masked_fill(finished, pad_id)
+        tokens = torch.cat([tokens, next_token[:, None]], dim=1)
+        finished |= next_token == eos_id
+    return tokens
+    ### END SOLUTION

@@ -1,0 +1,186 @@
+"""Part 6: the layers of the Transformer.
+
+Layer normalisation rescales each position's features to zero mean and unit variance (then
+applies a learned gain and bias); the position-wise feed-forward network expands every
+position to ``d_ff`` features and back; a Pre-LN residual connection computes
+``x + dropout(sublayer(norm(x)))``, which keeps an unnormalised path from input to output
+and trains stably without warm-up tricks. An encoder layer is self-attention then
+feed-forward; a decoder layer is masked self-attention, cross-attention to the encoder's
+output (the memory), then feed-forward - each wrapped in its own residual connection.
+
+Names (the checks load weights by them):
+    EncoderLayer: ``self_attn``, ``feed_forward``, ``sublayer1``, ``sublayer2``
+    DecoderLayer: ``self_attn``, ``cross_attn``, ``feed_forward``, ``sublayer1..3``
+    FeedForward: ``linear1`` (d_model -> d_ff), ``linear2`` (d_ff -> d_model)
+    SublayerConnection: ``norm`` (a LayerNorm)
+
+Shapes: ``x`` ``(B, T, d_model)``; ``memory`` ``(B, S, d_model)``.
+
+Not allowed here: ``torch.nn.LayerNorm``, ``torch.nn.functional.layer_norm``,
+``torch.nn.TransformerEncoderLayer``, ``torch.nn.TransformerDecoderLayer``,
+``torch.nn.MultiheadAttention``.
+"""
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ._validate import check_positive, check_probability, check_tensor
+from .multihead import MultiHeadAttention
+
+ACTIVATIONS = {"gelu": nn.GELU, "relu": nn.ReLU}
+
+
+class LayerNorm(nn.Module):
+    """Normalise the last dimension: ``weight * (x - mean) / sqrt(var + eps) + bias``.
+
+    ``var`` is the biased variance (divided by d_model), and ``eps`` sits inside the square
+    root, as in torch: a row of equal values gives ``bias``, not NaN.
+
+    Shapes: ``(..., d_model)`` -> ``(..., d_model)``.
+    """
+
+    def __init__(self, d_model: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        check_positive("d_model", d_model)
+        if not eps > 0:
+            raise ValueError(f"eps must be positive, got {eps!r}")
+        self.d_model, self.eps = d_model, eps
+        ### BEGIN SOLUTION
+        self.weight = nn.Parameter(torch.ones(d_model))
+        self.bias = nn.Parameter(torch.zeros(d_model))
+        ### END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_tensor("x", x, min_dim=1)
+        if x.shape[-1] != self.d_model:
+            raise ValueError(f"x must end with d_model={self.d_model}, got {tuple(x.shape)}")
+        ### BEGIN SOLUTION
+        mean = x.mean(dim=-1, keepdim=True)
+        variance = (x - mean).pow(2).mean(dim=-1, keepdim=True)
+        return self.weight * (x - mean) / torch.sqrt(variance + self.eps) + self.bias
+        ### END SOLUTION
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward: ``linear2(dropout(activation(linear1(x))))``.
+
+    Shapes: ``(B, T, d_model)`` -> ``(B, T, d_model)``, each position on its own.
+    """
+
+    def __init__(
+        self, d_model: int, d_ff: int, dropout: float = 0.0, activation: str = "gelu"
+    ) -> None:
+        super().__init__()
+        check_positive("d_model", d_model)
+        check_positive("d_ff", d_ff)
+        check_probability("dropout", dropout)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.activation = ACTIVATIONS[activation]()
+        self.dropout = nn.Dropout(dropout)
+        ### BEGIN SOLUTION
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.linear2 = nn.Linear(d_ff, d_model)
+        ### END SOLUTION
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+        ### END SOLUTION
+
+
+class SublayerConnection(nn.Module):
+    """Pre-LN residual connection: ``x + dropout(sublayer(norm(x)))``.
+
+    Shapes: ``x`` ``(B, T, d_model)``; ``sublayer`` maps ``(B, T, d_model)`` to the same.
+    """
+
+    def __init__(self, d_model: int, dropout: float = 0.0, eps: float = 1e-5) -> None:
+        super().__init__()
+        check_probability("dropout", dropout)
+        self.norm = LayerNorm(d_model, eps)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(
+        self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
+    ) -> torch.Tensor:
+        ### BEGIN SOLUTION
+        return x + self.dropout(sublayer(self.norm(x)))
+        ### END SOLUTION
+
+
+class EncoderLayer(nn.Module):
+    """Self-attention, then feed-forward, each in a Pre-LN residual connection.
+
+    Shapes: ``x`` ``(B, T, d_model)``, ``mask`` broadcastable to ``(B, h, T, T)`` (True =
+    may attend) -> ``(B, T, d_model)``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        activation: str = "gelu",
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
+        self.sublayer1 = SublayerConnection(d_model, dropout, eps)
+        self.sublayer2 = SublayerConnection(d_model, dropout, eps)
+        ### END SOLUTION
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        check_tensor("x", x, min_dim=3, max_dim=3)
+        ### BEGIN SOLUTION
+        x = self.sublayer1(x, lambda y: self.self_attn(y, y, y, mask))
+        return self.sublayer2(x, self.feed_forward)
+        ### END SOLUTION
+
+
+class DecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention to the memory, feed-forward; each Pre-LN.
+
+    Shapes: ``x`` ``(B, T, d_model)``, ``memory`` ``(B, S, d_model)``, ``src_mask``
+    broadcastable to ``(B, h, T, S)``, ``tgt_mask`` to ``(B, h, T, T)`` ->
+    ``(B, T, d_model)``.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.0,
+        activation: str = "gelu",
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        ### BEGIN SOLUTION
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout)
+        self.feed_forward = FeedForward(d_model, d_ff, dropout, activation)
+        self.sublayer1 = SublayerConnection(d_model, dropout, eps)
+        self.sublayer2 = SublayerConnection(d_model, dropout, eps)
+        self.sublayer3 = SublayerConnection(d_model, dropout, eps)
+        ### END SOLUTION
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor,
+        src_mask: torch.Tensor | None = None,
+        tgt_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        check_tensor("x", x, min_dim=3, max_dim=3)
+        check_tensor("memory", memory, min_dim=3, max_dim=3)
+        ### BEGIN SOLUTION
+        x = self.sublayer1(x, lambda y: self.self_attn(y, y, y, tgt_mask))
+        x = self.sublayer2(x, lambda y: self.cross_attn(y, memory, memory, src_mask))
+        return self.sublayer3(x, self.feed_forward)
+        ### END SOLUTION
