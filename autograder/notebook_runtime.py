@@ -21,6 +21,7 @@ notebook holding ``rubric.toml``, ``solutions/`` and ``tests/hidden/``.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import importlib.util
 import os
@@ -71,6 +72,31 @@ def course_root(start: Path | None = None) -> Path | None:
         ):
             return folder
     return None
+
+
+COURSE_PACKAGES = ("solutions", "tests", "autograder")
+"""Packages of the course that a student's module has no business importing."""
+
+
+def course_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of the course's packages in ``source``.
+
+    When the notebook is graded, the course's reference code is importable in the same
+    kernel: importing it is copying the answer.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found += [(node.lineno, n) for n in names if n.split(".")[0] in COURSE_PACKAGES]
+    return found
 
 
 def _load_file(name: str, path: Path) -> types.ModuleType:
@@ -139,10 +165,15 @@ class Course:
     def _shortcut_message(self) -> str | None:
         from autograder.shortcuts import find_shortcuts
 
-        used = find_shortcuts(self.source(), self.forbidden)
+        source = self.source()
+        used = [str(s) for s in find_shortcuts(source, self.forbidden)]
+        used += [
+            f"line {line}: imports {name}, the course's own code"
+            for line, name in course_imports(source)
+        ]
         if not used:
             return None
-        listed = "; ".join(str(s) for s in used)
+        listed = "; ".join(used)
         return (
             f"part {self.part} uses a shortcut the part forbids - {listed} (lines of "
             f"{self.module}.py as saved by this notebook). Write it yourself: every check of "

@@ -7,9 +7,10 @@ Jupyter kernel (the ``course`` kernel installed into this environment). The stud
 - ``blank``: the untouched release, with every visible test cell edited to ``pass`` -
   zero, because nbgrader restores the locked cells;
 - ``half``: part 1 done, part 2 untouched - exactly part 1's points;
-- ``tamper``: a wrong softmax whose cell sets ``torch.allclose = lambda *a, **k: True``
-  (not fooled: the checks compare tensors themselves), and ``forger``: a wrong softmax whose
-  cell replaces the check runner (fools nbgrader's shared kernel; the cross-check flags it);
+- ``tamper``: a wrong softmax and a cell that sets ``torch.allclose = lambda *a, **k: True``
+  (nbgrader is not fooled: the checks compare tensors themselves), and ``forger``: a wrong
+  softmax and a cell that replaces the check runner (fools nbgrader's shared kernel; the
+  cross-check flags it);
 - ``notjson`` and ``renamed``: submissions nbgrader cannot grade - listed with a reason.
 """
 
@@ -32,7 +33,7 @@ RUBRIC = load_rubric()
 GROUPS = {"part1": (1,), "part2": (2,)}
 TAMPERING = {
     # nbgrader issue #1379's trick: the checks compare tensors themselves, so it fails.
-    "tamper": "import torch\ntorch.allclose = lambda *a, **k: True\n"
+    "tamper": "import numpy as np\nimport torch\ntorch.allclose = lambda *a, **k: True\n"
     "np.allclose = lambda *a, **k: True\n",
     # Replacing the check runner in the shared kernel does fool nbgrader.
     "forger": "import autograder.runner as _runner\n"
@@ -115,7 +116,10 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         notebook = next(_submit(course, student, "part1").glob("*.ipynb"))
         _fill(notebook, next((course / "source" / "part1").glob("*.ipynb")))
 
-        def wrong_softmax(cell, tampering=tampering) -> None:
+        # A cell of its own, added after the wrong softmax: not part of the saved module, so
+        # the notebook's static check of the module does not see it.
+        nb = nbformat.read(notebook, as_version=4)
+        for index, cell in enumerate(nb.cells):
             if "def softmax(" in cell.source:
                 cell.source = re.sub(
                     r"shifted = .*?return exp / exp.sum\(axis=axis, keepdims=True\)",
@@ -123,9 +127,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
                     cell.source,
                     flags=re.DOTALL,
                 )
-                cell.source += "\n\n" + tampering
-
-        _edit(notebook, wrong_softmax)
+                nb.cells.insert(index + 1, nbformat.v4.new_code_cell(tampering))
+                break
+        nbformat.write(nb, notebook)
     return course
 
 

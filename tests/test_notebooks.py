@@ -230,3 +230,10 @@ def test_extract_module_refuses_mixed_or_unknown_modules() -> None:
 def test_isolated_scores_read_the_graders_test_names() -> None:
     results = {"tests": [{"name": "part 2 · attention_dropout: dropout_p=1 ...", "score": 1.0}]}
     assert nbgrading.isolated_scores(results) == {"attention_dropout": 1.0}
+
+
+def test_importing_the_course_reference_fails_every_check(tmp_path: Path) -> None:
+    history = ["# multihead.py [1/1]\nfrom solutions.multihead import split_heads\n"]
+    course = _course(tmp_path, {"In": history}, grading=True)
+    with pytest.raises(notebook_runtime.CheckFailed, match="the course's own code"):
+        course.check("split_merge_round_trip")
