@@ -567,7 +567,7 @@ def make_task(name: str, reverse: bool = False) -> Task:
             reverse_target=reverse,
         )
     if name == "parser":
-        return Task(name, parser_vocabulary(), _parser_generator(15), 15, 15, "parser")
+        return Task(name, parser_vocabulary(), _parser_generator(15), 15, 17, "parser")
     return Task(name, parser_vocabulary(), _textbook_parser_generator, 5, 7, "parser-textbook")
 
 

@@ -78,12 +78,20 @@ class History:
 # vocabulary) and the training. The textbook tasks keep the textbook's model sizes and
 # batch sizes; only the optimisation differs.
 MODELS: dict[str, dict] = {
-    "copy": dict(d_model=64, num_layers=2, num_heads=2, d_ff=128),
-    "copy-textbook": dict(d_model=64, num_layers=2, num_heads=2, d_ff=128),
-    "addition": dict(d_model=128, num_layers=2, num_heads=4, d_ff=256),
-    "addition-textbook": dict(d_model=256, num_layers=3, num_heads=4, d_ff=512),
-    "parser": dict(d_model=128, num_layers=3, num_heads=4, d_ff=256),
-    "parser-textbook": dict(d_model=128, num_layers=3, num_heads=4, d_ff=512),
+    "copy": dict(d_model=64, num_encoder_layers=2, num_decoder_layers=2, num_heads=2, d_ff=128),
+    "copy-textbook": dict(
+        d_model=64, num_encoder_layers=2, num_decoder_layers=2, num_heads=2, d_ff=128
+    ),
+    "addition": dict(
+        d_model=128, num_encoder_layers=2, num_decoder_layers=2, num_heads=4, d_ff=256
+    ),
+    "addition-textbook": dict(
+        d_model=256, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=512
+    ),
+    "parser": dict(d_model=128, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=256),
+    "parser-textbook": dict(
+        d_model=128, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=512
+    ),
 }
 SETTINGS: dict[str, TrainSettings] = {
     "copy": TrainSettings(steps=1500, batch_size=64, lr=2e-3, warmup=50),
@@ -100,7 +108,8 @@ def build_model(task: T.Task, **overrides: object) -> Transformer:
     fields = {
         **MODELS[task.name],
         "dropout": 0.0,
-        "vocab_size": len(task.vocabulary),
+        "src_vocab_size": len(task.vocabulary),
+        "tgt_vocab_size": len(task.vocabulary),
         "max_len": max(task.max_source_len, task.max_target_len) + 8,
         "pad_id": task.vocabulary.pad_id,
         **overrides,
@@ -232,7 +241,12 @@ def predict(
         chunk = sources[start : start + batch_size]
         source = T.pad_batch([vocabulary.encode(s) for s in chunk], vocabulary.pad_id).to(device)
         generated = greedy_decode(
-            model, source, max_len or task.max_target_len, vocabulary.bos_id, vocabulary.eos_id
+            model,
+            source,
+            max_len or task.max_target_len,
+            vocabulary.bos_id,
+            vocabulary.eos_id,
+            pad_id=vocabulary.pad_id,
         )
         predictions.extend(task.decode_target(row.tolist()) for row in generated.cpu())
     model.train(was_training)
