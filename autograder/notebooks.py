@@ -296,6 +296,12 @@ def _how_it_works(part: Part, rubric: Rubric) -> str:
         f"- Running the checks saves your code as `{part.module}.py` next to this notebook; "
         f"later parts import it from there.",
     ]
+    bonus = sum(c.points for c in rubric.checks_of(part.number) if c.bonus)
+    if bonus:
+        lines.append(
+            f"- The checks marked *Bonus* are worth {bonus:g} more point(s) on top of the "
+            f"part's total (nbgrader counts them in the notebook's maximum score)."
+        )
     if part.depends:
         names = ", ".join(f"`{name}.py`" for name in part.depends)
         lines.append(
@@ -377,7 +383,8 @@ def build_notebook(
                 f"### END HIDDEN TESTS"
             )
         else:
-            text = f'# {check.description} ({points})\ncourse.check("{check.id}")'
+            label = f"Bonus: {check.description}" if check.bonus else check.description
+            text = f'# {label} ({points})\ncourse.check("{check.id}")'
         meta = _nbgrader(grade_id, grade=True, solution=False, locked=True, points=check.points)
         cells.append(_code(text, grade_id, meta))
     add_blocks(prose.outro)
