@@ -94,12 +94,14 @@ MODELS: dict[str, dict] = {
     ),
 }
 SETTINGS: dict[str, TrainSettings] = {
-    "copy": TrainSettings(steps=1500, batch_size=64, lr=2e-3, warmup=50),
-    "copy-textbook": TrainSettings(steps=600, batch_size=40, lr=2e-3, warmup=30),
-    "addition": TrainSettings(steps=3000, batch_size=128, lr=2e-3, warmup=100),
-    "addition-textbook": TrainSettings(steps=800, batch_size=128, lr=1e-3, warmup=50),
-    "parser": TrainSettings(steps=4000, batch_size=64, lr=1e-3, warmup=100),
-    "parser-textbook": TrainSettings(steps=200, batch_size=64, lr=2e-3, warmup=10),
+    "copy": TrainSettings(steps=1500, batch_size=64, lr=3e-3, warmup=30),
+    "copy-textbook": TrainSettings(steps=500, batch_size=40, lr=3e-3, warmup=20),
+    "addition": TrainSettings(steps=3000, batch_size=128, lr=2e-3, warmup=50),
+    "addition-textbook": TrainSettings(steps=800, batch_size=128, lr=1e-3, warmup=30),
+    "parser": TrainSettings(steps=4000, batch_size=64, lr=2e-3, warmup=50, label_smoothing=0.1),
+    "parser-textbook": TrainSettings(
+        steps=40, batch_size=64, lr=3e-3, warmup=5, label_smoothing=0.1
+    ),
 }
 
 
