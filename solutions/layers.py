@@ -53,6 +53,7 @@ class LayerNorm(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Normalise each row of ``x`` ``(..., d_model)``; the result has the same shape."""
         check_tensor("x", x, min_dim=1)
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must end with d_model={self.d_model}, got {tuple(x.shape)}")
@@ -86,6 +87,7 @@ class FeedForward(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T, d_model)`` -> ``(B, T, d_ff)`` -> ``(B, T, d_model)``, position by position."""
         ### BEGIN SOLUTION
         return self.linear2(self.dropout(self.activation(self.linear1(x))))
         ### END SOLUTION
@@ -106,6 +108,7 @@ class SublayerConnection(nn.Module):
     def forward(
         self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
     ) -> torch.Tensor:
+        """``x`` ``(B, T, d_model)`` plus the sublayer's output on the normalised ``x``."""
         ### BEGIN SOLUTION
         return x + self.dropout(sublayer(self.norm(x)))
         ### END SOLUTION
@@ -113,6 +116,10 @@ class SublayerConnection(nn.Module):
 
 class EncoderLayer(nn.Module):
     """Self-attention, then feed-forward, each in a Pre-LN residual connection.
+
+    Submodules (the checks load weights by these names): ``self_attn`` (a
+    ``MultiHeadAttention``), ``feed_forward`` (a ``FeedForward``), ``sublayer1`` (around the
+    attention) and ``sublayer2`` (around the feed-forward), each a ``SublayerConnection``.
 
     Shapes: ``x`` ``(B, T, d_model)``, ``mask`` broadcastable to ``(B, h, T, T)`` (True =
     may attend) -> ``(B, T, d_model)``.
@@ -136,6 +143,7 @@ class EncoderLayer(nn.Module):
         ### END SOLUTION
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``x`` ``(B, T, d_model)`` attends to itself (``mask``: ``(B, h, T, T)``) -> same."""
         check_tensor("x", x, min_dim=3, max_dim=3)
         ### BEGIN SOLUTION
         x = self.sublayer1(x, lambda y: self.self_attn(y, y, y, mask))
@@ -145,6 +153,10 @@ class EncoderLayer(nn.Module):
 
 class DecoderLayer(nn.Module):
     """Masked self-attention, cross-attention to the memory, feed-forward; each Pre-LN.
+
+    Submodules (the checks load weights by these names): ``self_attn`` and ``cross_attn``
+    (``MultiHeadAttention``), ``feed_forward`` (a ``FeedForward``), and ``sublayer1``,
+    ``sublayer2``, ``sublayer3`` (``SublayerConnection``, in that order around them).
 
     Shapes: ``x`` ``(B, T, d_model)``, ``memory`` ``(B, S, d_model)``, ``src_mask``
     broadcastable to ``(B, h, T, S)``, ``tgt_mask`` to ``(B, h, T, T)`` ->
@@ -177,6 +189,8 @@ class DecoderLayer(nn.Module):
         src_mask: torch.Tensor | None = None,
         tgt_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        """``x`` ``(B, T, d_model)`` attends to itself (``tgt_mask``), then to ``memory``
+        ``(B, S, d_model)`` (``src_mask``) -> ``(B, T, d_model)``."""
         check_tensor("x", x, min_dim=3, max_dim=3)
         check_tensor("memory", memory, min_dim=3, max_dim=3)
         ### BEGIN SOLUTION

@@ -147,7 +147,7 @@ def apply_rotary(
     if positions is None:
         positions = torch.arange(x.shape[-2], device=x.device)
     frequencies = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float64) / d)
-    angles = positions.to(torch.float64)[:, None] * frequencies
+    angles = positions.to(x.device, torch.float64)[:, None] * frequencies
     cos, sin = torch.cos(angles).to(x.dtype), torch.sin(angles).to(x.dtype)
     even, odd = x[..., 0::2], x[..., 1::2]
     rotated = torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1)

@@ -1,0 +1,626 @@
+"""Part 9: three tasks a small Transformer learns - copy, addition and a parser.
+
+Every task turns an example into two lists of token ids: the source, read by the encoder,
+and the target ``[BOS, ..., EOS]``, produced by the decoder one token at a time. What you
+write here is the data side: vocabularies, the addition and parser encodings, batching with
+teacher forcing, and the metrics. Training and evaluation (``solutions.training``) and the
+plots (``solutions.plots``) use it as given code.
+
+Three rules the textbook's version broke, and this one keeps:
+
+* PAD, BOS and EOS have ids of their own. The digit 0 is a token like any other: if it
+  shared the padding id, every real 0 would be masked out of attention.
+* One vocabulary per task, built once, used both to encode and to decode: no arithmetic on
+  ids (the textbook encoded digits as ``d + 14`` and decoded them as ``id - 13``).
+* The parse tree is linearised so that it can be read back: every node is kept, a single
+  number included.
+
+Command line (see ``docs/benchmarks.md``)::
+
+    python -m solutions.tasks datasets            # regenerate datasets/ bit for bit
+    python -m solutions.tasks train addition --steps 2000 --device cpu
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+from collections.abc import Callable, Hashable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
+SPECIALS = (PAD, BOS, EOS)
+PAD_ID, BOS_ID, EOS_ID = 0, 1, 2
+"""The special tokens have the same ids in every vocabulary; content tokens come after."""
+
+DIGITS = tuple("0123456789")
+VARIABLES = ("x", "y", "z")
+OPERATORS = {"+": "ADD", "-": "SUB", "*": "MUL", "/": "DIV"}
+"""Source operator -> tree node. All four are binary and left-associative."""
+PRECEDENCE = {"ADD": 1, "SUB": 1, "MUL": 2, "DIV": 2}
+PUNCTUATION = ("=", "(", ")")
+ASSIGN = "ASSIGN"
+
+Tree = tuple | str
+"""A parse tree: a leaf is a variable or a digit (``"x"``, ``"7"``); a node is a tuple
+``(label, left, right)`` with label ``ASSIGN``, ``ADD``, ``SUB``, ``MUL`` or ``DIV``. The
+root of a statement is ``("ASSIGN", variable, expression)``."""
+
+Example = tuple[tuple[str, ...], tuple[str, ...]]
+"""(source symbols, target symbols) of one example, specials not included."""
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASETS = ROOT / "datasets"
+MANIFEST = DATASETS / "MANIFEST.sha256"
+
+
+# ---------------------------------------------------------------------------- vocabulary
+
+
+class Vocabulary:
+    """A bijection between symbols and token ids.
+
+    Ids 0, 1, 2 are PAD, BOS and EOS; the content symbols get the ids 3, 4, ... in the order
+    given. ``len(vocabulary)`` is the number of ids (specials included), which is the
+    model's vocabulary size.
+
+    Args:
+        symbols: the content symbols, each a non-empty string.
+
+    Raises:
+        ValueError: a symbol is repeated, is one of the specials, or is not a non-empty str.
+    """
+
+    def __init__(self, symbols: Sequence[str]) -> None:
+        self.pad_id, self.bos_id, self.eos_id = PAD_ID, BOS_ID, EOS_ID
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.__init__ is not implemented yet")
+
+    def __len__(self) -> int:
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.__len__ is not implemented yet")
+
+    def id_of(self, symbol: str) -> int:
+        """The id of ``symbol``; ``ValueError`` naming it when it is not in the vocabulary."""
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.id_of is not implemented yet")
+
+    def symbol_of(self, token_id: int) -> str:
+        """The symbol with id ``token_id``; ``ValueError`` when no symbol has it."""
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.symbol_of is not implemented yet")
+
+    def encode(self, symbols: Sequence[str], bos: bool = False, eos: bool = False) -> list[int]:
+        """Ids of ``symbols``, optionally with BOS in front and EOS at the end."""
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.encode is not implemented yet")
+
+    def decode(self, ids: Sequence[int]) -> list[str]:
+        """Symbols of ``ids``, read up to the first EOS; BOS and PAD are skipped.
+
+        ``decode(encode(s, bos=True, eos=True)) == list(s)`` for every content sequence s,
+        and so is ``decode`` of the same ids followed by padding or by anything after EOS.
+        """
+        # YOUR CODE HERE
+        raise NotImplementedError("Vocabulary.decode is not implemented yet")
+
+
+def copy_vocabulary(num_symbols: int = 19) -> Vocabulary:
+    """Copy task: the content symbols are the strings ``"1"`` .. ``str(num_symbols)``."""
+    return Vocabulary([str(i) for i in range(1, num_symbols + 1)])
+
+
+def addition_vocabulary() -> Vocabulary:
+    """Addition: the ten digits ``"0"`` .. ``"9"`` and ``"+"``."""
+    return Vocabulary([*DIGITS, "+"])
+
+
+def parser_vocabulary() -> Vocabulary:
+    """Parser: one vocabulary for the expressions and the trees (source and target).
+
+    Digits, variables, ``= ( ) + - * /`` and the node labels ``ASSIGN ADD SUB MUL DIV``.
+    """
+    return Vocabulary([*DIGITS, *VARIABLES, *PUNCTUATION, *OPERATORS, ASSIGN, *PRECEDENCE])
+
+
+# ---------------------------------------------------------------------------- addition
+
+
+def addition_example(a: int, b: int, digits: int) -> Example:
+    """The symbols of ``a + b`` with operands of ``digits`` digits.
+
+    The source is ``a`` and ``b`` zero-padded to ``digits`` digits around ``"+"``; the
+    target is the sum zero-padded to ``digits + 1`` digits (room for the final carry), most
+    significant digit first. ``addition_example(7, 95, 3)`` is
+    ``(("0", "0", "7", "+", "0", "9", "5"), ("0", "1", "0", "2"))``.
+
+    Raises:
+        ValueError: an operand is negative or has more than ``digits`` digits.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("addition_example is not implemented yet")
+
+
+def read_sum(symbols: Sequence[str]) -> int | None:
+    """The number written by ``symbols`` (most significant digit first), or None when they
+    are not a non-empty run of digits."""
+    # YOUR CODE HERE
+    raise NotImplementedError("read_sum is not implemented yet")
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def tokenize(text: str) -> list[str]:
+    """Split a statement such as ``"x = (1+y)*2"`` into symbols; spaces are ignored.
+
+    Raises:
+        ValueError: a character is not a digit, a variable, an operator, ``=`` or a
+            parenthesis; the message says ``position N`` (0-based index in ``text``).
+    """
+    return [symbol for symbol, _ in _tokens_with_positions(text)]
+
+
+def _tokens_with_positions(text: str) -> list[tuple[str, int]]:
+    allowed = {*DIGITS, *VARIABLES, *OPERATORS, *PUNCTUATION}
+    tokens = []
+    for position, char in enumerate(text):
+        if char.isspace():
+            continue
+        if char not in allowed:
+            raise ValueError(f"unexpected character {char!r} at position {position}")
+        tokens.append((char, position))
+    return tokens
+
+
+def parse(text: str) -> Tree:
+    """Parse a statement ``variable = expression`` into its tree.
+
+    Grammar (``*`` and ``/`` bind tighter than ``+`` and ``-``; all four are
+    left-associative; a number is one digit)::
+
+        statement  := VARIABLE "=" expression
+        expression := term (("+" | "-") term)*
+        term       := factor (("*" | "/") factor)*
+        factor     := DIGIT | VARIABLE | "(" expression ")"
+
+    ``parse("x=1-2-3*y")`` is ``("ASSIGN", "x", ("SUB", ("SUB", "1", "2"), ("MUL", "3", "y")))``.
+
+    Raises:
+        ValueError: the text is not a statement; the message says ``position N``, the
+            0-based index in ``text`` of the first character that cannot be right
+            (``len(text)`` when the text ends too early).
+    """
+    tokens = _tokens_with_positions(text)
+    # YOUR CODE HERE
+    raise NotImplementedError("parse is not implemented yet")
+
+
+def tree_to_tokens(tree: Tree) -> list[str]:
+    """The prefix (Polish) linearisation of ``tree``: each node's label, then its children.
+
+    ``tree_to_tokens(("ASSIGN", "x", ("ADD", "1", "2")))`` is
+    ``["ASSIGN", "x", "ADD", "1", "2"]``; ``("ASSIGN", "y", "5")`` gives
+    ``["ASSIGN", "y", "5"]`` (a single number is a node like any other). Every label has a
+    fixed arity, so no brackets are needed to read it back (:func:`tokens_to_tree`).
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("tree_to_tokens is not implemented yet")
+
+
+def tokens_to_tree(tokens: Sequence[str]) -> Tree:
+    """Read back a statement tree from its prefix linearisation (inverse of
+    :func:`tree_to_tokens` on the trees :func:`parse` returns).
+
+    Raises:
+        ValueError: ``tokens`` is not the linearisation of a statement: it does not start
+            with ``ASSIGN`` and a variable, an operand is missing, a token is left over, or
+            a token is not a label, a digit or a variable.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("tokens_to_tree is not implemented yet")
+
+
+def is_well_formed(tokens: Sequence[str]) -> bool:
+    """Whether ``tokens`` is the linearisation of a statement tree."""
+    try:
+        tokens_to_tree(tokens)
+    except ValueError:
+        return False
+    return True
+
+
+def render(tree: Tree) -> str:
+    """Source text of a tree with only the parentheses it needs: ``parse(render(t)) == t``.
+
+    A left operand needs parentheses when it binds less tightly than its parent; a right
+    operand also when it binds equally, because the operators are left-associative.
+    """
+    if isinstance(tree, str):
+        return tree
+    label, left, right = tree
+    if label == ASSIGN:
+        return f"{left}={render(right)}"
+    symbol = next(s for s, name in OPERATORS.items() if name == label)
+
+    def operand(child: Tree, tighter_needed: bool) -> str:
+        text = render(child)
+        if isinstance(child, tuple):
+            child_precedence = PRECEDENCE[child[0]]
+            if child_precedence < PRECEDENCE[label] or (
+                tighter_needed and child_precedence == PRECEDENCE[label]
+            ):
+                return f"({text})"
+        return text
+
+    return operand(left, False) + symbol + operand(right, True)
+
+
+# ---------------------------------------------------------------------------- batches
+
+
+def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int) -> torch.Tensor:
+    """Stack token id lists of different lengths into a ``(B, T)`` int64 tensor.
+
+    ``T`` is the longest length; shorter sequences are filled with ``pad_id`` at the end.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("pad_batch is not implemented yet")
+
+
+def teacher_forcing(target: torch.Tensor, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decoder inputs and labels from padded targets ``[BOS, y1, ..., yn, EOS, PAD...]``.
+
+    Teacher forcing feeds the decoder the true previous token: at position t it reads
+    token t and must predict token t + 1.
+
+    Args:
+        target: ``(B, T)`` padded target ids, each row starting with BOS.
+        pad_id: the padding id.
+
+    Returns:
+        ``(inputs, labels)``, both ``(B, T - 1)``: ``inputs`` is ``target`` without its last
+        column; ``labels`` is ``target`` without its first column, with ``-100`` (the
+        ``ignore_index`` of ``torch.nn.functional.cross_entropy``) wherever it is padding.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("teacher_forcing is not implemented yet")
+
+
+# ---------------------------------------------------------------------------- metrics
+
+
+def exact_match(predicted: Sequence[Sequence[str]], expected: Sequence[Sequence[str]]) -> float:
+    """Fraction of examples whose predicted symbols equal the expected ones exactly."""
+    # YOUR CODE HERE
+    raise NotImplementedError("exact_match is not implemented yet")
+
+
+def digit_accuracy(predicted: Sequence[Sequence[str]], expected: Sequence[Sequence[str]]) -> float:
+    """Fraction of expected symbols predicted right at their position.
+
+    Position i of an example counts as right when the prediction has the expected symbol at
+    index i; a prediction that is too short gets its missing positions wrong, and extra
+    predicted symbols cost nothing. The fraction is over all expected symbols of all
+    examples.
+    """
+    # YOUR CODE HERE
+    raise NotImplementedError("digit_accuracy is not implemented yet")
+
+
+# ---------------------------------------------------------------------------- tasks (given)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A task: its vocabulary, a seeded example generator and the encoding of examples.
+
+    Attributes:
+        name: the name used by the command line and by ``datasets/``.
+        vocabulary: shared by source and target.
+        generate: draws one example from a ``random.Random``.
+        reverse_target: emit the target in reverse order (addition least-significant digit
+            first); examples and metrics keep the natural order.
+        max_source_len, max_target_len: longest source and target in ids, specials included.
+        heldout: the frozen evaluation set whose examples training never sees.
+    """
+
+    name: str
+    vocabulary: Vocabulary
+    generate: Callable[[random.Random], Example]
+    max_source_len: int
+    max_target_len: int
+    heldout: str
+    reverse_target: bool = False
+
+    def encode(self, example: Example) -> tuple[list[int], list[int]]:
+        """(source ids, target ids ``[BOS, ..., EOS]``) of an example."""
+        source, target = example
+        if self.reverse_target:
+            target = target[::-1]
+        return self.vocabulary.encode(source), self.vocabulary.encode(target, bos=True, eos=True)
+
+    def decode_target(self, ids: Sequence[int]) -> tuple[str, ...]:
+        """The target symbols in natural order from generated ids (up to EOS)."""
+        symbols = tuple(self.vocabulary.decode(ids))
+        return symbols[::-1] if self.reverse_target else symbols
+
+
+def _copy_generator(min_len: int, max_len: int, num_symbols: int) -> Callable:
+    lengths = range(min_len, max_len + 1)
+    # There are only num_symbols sequences of length 1: drawn as often as the others, they
+    # would all land in the held-out set and training would never see one.
+    weights = [0.1 if length == 1 else 1.0 for length in lengths]
+
+    def generate(rng: random.Random) -> Example:
+        length = rng.choices(lengths, weights)[0]
+        sequence = tuple(str(rng.randint(1, num_symbols)) for _ in range(length))
+        return sequence, sequence
+
+    return generate
+
+
+def _addition_generator(digits: int, max_operand: int) -> Callable:
+    def generate(rng: random.Random) -> Example:
+        return addition_example(rng.randint(0, max_operand), rng.randint(0, max_operand), digits)
+
+    return generate
+
+
+def random_tree(rng: random.Random, operators: int) -> Tree:
+    """An expression tree with ``operators`` binary nodes, shape and leaves drawn by ``rng``."""
+    if operators == 0:
+        return rng.choice(DIGITS + VARIABLES)
+    left = rng.randint(0, operators - 1)
+    label = rng.choice(tuple(PRECEDENCE))
+    return (label, random_tree(rng, left), random_tree(rng, operators - 1 - left))
+
+
+def _parser_generator(max_tokens: int) -> Callable:
+    # An expression with k operators has 2k + 1 tokens before parentheses, plus "v =".
+    max_operators = (max_tokens - 3) // 2
+    sizes = range(max_operators + 1)
+    # Small trees are few (39 statements without an operator): drawing them rarely keeps most
+    # of them out of the held-out set, so training sees them too.
+    weights = [min(10, (k + 1) * (k + 2) // 2) for k in sizes]
+
+    def generate(rng: random.Random) -> Example:
+        while True:
+            operators = rng.choices(sizes, weights)[0]
+            tree = (ASSIGN, rng.choice(VARIABLES), random_tree(rng, operators))
+            source = tuple(render(tree))
+            if len(source) <= max_tokens:
+                return source, tuple(tree_to_tokens(tree))
+
+    return generate
+
+
+def _textbook_parser_generator(rng: random.Random) -> Example:
+    """The textbook's ``v=d op d``: 3 variables x 10 x 4 x 10 digits = 1,200 statements."""
+    op = rng.choice(tuple(OPERATORS))
+    tree = (ASSIGN, rng.choice(VARIABLES), (OPERATORS[op], rng.choice(DIGITS), rng.choice(DIGITS)))
+    return tuple(render(tree)), tuple(tree_to_tokens(tree))
+
+
+def make_task(name: str, reverse: bool = False) -> Task:
+    """The task called ``name`` (see :data:`TASK_NAMES`).
+
+    Args:
+        name: ``copy``, ``addition``, ``parser``, or one of them with ``-textbook`` (the
+            textbook's definitions: fixed length 20; operands 0-499; ``v=d op d``).
+        reverse: addition only: emit the sum least-significant digit first.
+    """
+    if name not in TASK_NAMES:
+        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASK_NAMES)}")
+    if reverse and not name.startswith("addition"):
+        raise ValueError(f"reverse is an option of the addition tasks, not of {name!r}")
+    if name == "copy":
+        return Task(name, copy_vocabulary(), _copy_generator(1, 20, 19), 20, 22, "copy")
+    if name == "copy-textbook":
+        return Task(name, copy_vocabulary(), _copy_generator(20, 20, 19), 20, 22, "copy-textbook")
+    if name == "addition":
+        return Task(
+            name,
+            addition_vocabulary(),
+            _addition_generator(3, 999),
+            7,
+            6,
+            "addition",
+            reverse_target=reverse,
+        )
+    if name == "addition-textbook":
+        return Task(
+            name,
+            addition_vocabulary(),
+            _addition_generator(3, 499),
+            7,
+            6,
+            "addition-textbook",
+            reverse_target=reverse,
+        )
+    if name == "parser":
+        return Task(name, parser_vocabulary(), _parser_generator(15), 15, 17, "parser")
+    return Task(name, parser_vocabulary(), _textbook_parser_generator, 5, 7, "parser-textbook")
+
+
+TASK_NAMES = ("copy", "copy-textbook", "addition", "addition-textbook", "parser", "parser-textbook")
+
+
+# ---------------------------------------------------------------------------- datasets (given)
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """A frozen evaluation set: ``count`` distinct examples drawn with ``seed``."""
+
+    name: str
+    generate: Callable[[random.Random], Example]
+    count: int
+    seed: int
+
+    @property
+    def path(self) -> Path:
+        return DATASETS / f"{self.name}.jsonl"
+
+
+def eval_sets() -> dict[str, EvalSet]:
+    """Every frozen evaluation set, by name. The ``addition-4digits`` and
+    ``addition-5digits`` sets measure length generalisation of a 3-digit model."""
+    sets = [
+        EvalSet("copy", _copy_generator(1, 20, 19), 1000, 101),
+        EvalSet("copy-textbook", _copy_generator(20, 20, 19), 1000, 102),
+        EvalSet("addition", _addition_generator(3, 999), 1000, 103),
+        EvalSet("addition-4digits", _addition_generator(4, 9999), 1000, 104),
+        EvalSet("addition-5digits", _addition_generator(5, 99999), 1000, 105),
+        EvalSet("addition-textbook", _addition_generator(3, 499), 1000, 106),
+        EvalSet("parser", _parser_generator(15), 1000, 107),
+        # 200 of the 1,200 textbook statements: the other 1,000 are left for training.
+        EvalSet("parser-textbook", _textbook_parser_generator, 200, 108),
+    ]
+    return {s.name: s for s in sets}
+
+
+def draw_distinct(
+    generate: Callable[[random.Random], Example], count: int, seed: int
+) -> list[Example]:
+    """``count`` examples with distinct sources, in the order ``random.Random(seed)`` draws them."""
+    rng = random.Random(seed)
+    seen: set[tuple[str, ...]] = set()
+    examples = []
+    while len(examples) < count:
+        example = generate(rng)
+        if example[0] not in seen:
+            seen.add(example[0])
+            examples.append(example)
+    return examples
+
+
+def _dump(examples: list[Example]) -> bytes:
+    lines = [
+        json.dumps({"src": list(s), "tgt": list(t)}, separators=(",", ":")) for s, t in examples
+    ]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+def write_datasets(folder: Path = DATASETS) -> list[Path]:
+    """Regenerate every frozen set and the manifest in ``folder``; returns the files written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written, manifest = [], []
+    for eval_set in eval_sets().values():
+        data = _dump(draw_distinct(eval_set.generate, eval_set.count, eval_set.seed))
+        path = folder / eval_set.path.name
+        path.write_bytes(data)
+        written.append(path)
+        manifest.append(f"{hashlib.sha256(data).hexdigest()}  {path.name}\n")
+    (folder / MANIFEST.name).write_text("".join(manifest), encoding="utf-8")
+    return [*written, folder / MANIFEST.name]
+
+
+def verify_datasets(folder: Path = DATASETS) -> list[str]:
+    """Problems with the frozen sets in ``folder`` (empty when every checksum matches)."""
+    manifest = folder / MANIFEST.name
+    if not manifest.is_file():
+        return [f"{manifest} is missing (run `make datasets`)"]
+    problems = []
+    listed = {}
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        digest, name = line.split(maxsplit=1)
+        listed[name] = digest
+    for name in sorted(set(listed) | {f"{n}.jsonl" for n in eval_sets()}):
+        path = folder / name
+        if name not in listed:
+            problems.append(f"{name} is not in the manifest")
+        elif not path.is_file():
+            problems.append(f"{name} is missing")
+        elif hashlib.sha256(path.read_bytes()).hexdigest() != listed[name]:
+            problems.append(f"{name} does not match its checksum")
+    return problems
+
+
+def load_eval_set(name: str, folder: Path = DATASETS) -> list[Example]:
+    """The frozen evaluation set ``name`` (its examples in file order)."""
+    path = folder / f"{name}.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; run `make datasets`")
+    with path.open(encoding="utf-8") as lines:
+        return [(tuple(row["src"]), tuple(row["tgt"])) for row in map(json.loads, lines)]
+
+
+def training_batches(
+    task: Task, batch_size: int, seed: int, exclude: set[Hashable] | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Endless ``(source, target)`` padded batches of fresh examples, ``(B, S)`` and ``(B, T)``.
+
+    Examples whose source is in ``exclude`` (by default the task's held-out set) are drawn
+    again, so training never sees a held-out example.
+    """
+    if exclude is None:
+        exclude = {source for source, _ in load_eval_set(task.heldout)}
+    rng = random.Random(seed)
+    while True:
+        sources, targets = [], []
+        while len(sources) < batch_size:
+            example = task.generate(rng)
+            if example[0] in exclude:
+                continue
+            source_ids, target_ids = task.encode(example)
+            sources.append(source_ids)
+            targets.append(target_ids)
+        yield pad_batch(sources, PAD_ID), pad_batch(targets, PAD_ID)
+
+
+# ---------------------------------------------------------------------------- command line
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """``datasets`` (regenerate the frozen sets), ``check-datasets``, or ``train TASK``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m solutions.tasks", description=__doc__.split("\n")[0]
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("datasets", help="regenerate datasets/ and its manifest")
+    commands.add_parser("check-datasets", help="verify datasets/ against its manifest")
+    train = commands.add_parser("train", help="train a model on a task and evaluate it")
+    train.add_argument("task", choices=TASK_NAMES)
+    train.add_argument(
+        "--steps", type=int, default=None, help="training steps (default: the task's)"
+    )
+    train.add_argument("--device", default="cpu")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--reverse", action="store_true", help="addition: sum least-significant first"
+    )
+    train.add_argument(
+        "--out", type=Path, default=ROOT / "runs", help="checkpoints and plots go here"
+    )
+    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.command == "datasets":
+        for path in write_datasets():
+            print(f"wrote {path.relative_to(ROOT)}")
+    elif args.command == "check-datasets":
+        problems = verify_datasets()
+        print("\n".join(problems) or "datasets match the manifest")
+        raise SystemExit(1 if problems else 0)
+    else:
+        # Imported here: the data side of this module works without the model.
+        from .training import run_task
+
+        run_task(
+            args.task,
+            steps=args.steps,
+            device=args.device,
+            seed=args.seed,
+            reverse=args.reverse,
+            out=args.out,
+            progress=not args.no_progress,
+        )
+
+
+if __name__ == "__main__":
+    main()

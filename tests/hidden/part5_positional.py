@@ -1,0 +1,90 @@
+"""Part 5 hidden checks: long tables, dropout and odd widths, RoPE's exact angles (bonus)."""
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests import harness, strategies
+from tests.checks.part5_positional import expected_encoding
+
+pytestmark = pytest.mark.part5
+
+
+@given(d_model=st.sampled_from([6, 64, 513]))
+def test_sinusoidal_long_sequences_accurate(positional, d_model):
+    encoding = positional.sinusoidal_encoding(5000, d_model)
+    # float32 angles in the thousands are only good to about 1e-3 (3750 has a float32 step of
+    # 2.4e-4); a wrong frequency is off by order 1, so this tolerance loses nothing.
+    harness.expect_close(
+        encoding,
+        expected_encoding(5000, d_model),
+        f"sinusoidal_encoding(5000, {d_model})",
+        atol=2e-3,
+        rtol=0,
+        reference="sin and cos of pos / 10000^(2i/d_model)",
+    )
+
+
+@given(
+    width=st.integers(1, 6).map(lambda h: 2 * h + 1),
+    length=strategies.dims(1, 6),
+    seed=strategies.SEEDS,
+)
+def test_positional_encoding_dropout_in_training_only(positional, device, width, length, seed):
+    layer = positional.PositionalEncoding(width, max_len=length, dropout=0.5).to(device)
+    x = strategies.random_tensor((8, length, width), seed)
+    expected = x + expected_encoding(length, width).float()
+    layer.eval()
+    harness.expect_close(
+        layer(x.to(device)),
+        expected,
+        f"PositionalEncoding({width}, dropout=0.5) in eval mode",
+        atol=1e-5,
+        rtol=1e-4,
+        reference="x + the encoding (no dropout in eval mode)",
+    )
+    layer.train()
+    output = harness.expect_shape(
+        layer(x.to(device)), x.shape, "PositionalEncoding in train mode"
+    ).to("cpu")
+    dropped = output == 0
+    kept = torch.isclose(output, 2 * expected, atol=1e-4, rtol=1e-4)
+    harness.expect(
+        bool((dropped | kept).all()),
+        "in train mode with dropout=0.5, each entry of PositionalEncoding(x) should be 0 or "
+        "2 * (x + encoding): dropout goes after the addition and rescales what it keeps",
+    )
+    share = float(dropped.double().mean())
+    harness.expect(
+        0.2 < share < 0.8,
+        f"in train mode with dropout=0.5, {share:.0%} of the entries were zeroed",
+    )
+
+
+@given(
+    shape=st.tuples(strategies.batch_shapes(2), strategies.dims(1, 5), strategies.dims(1, 4)),
+    seed=strategies.SEEDS,
+    base=st.sampled_from([10000.0, 100.0, 2.0]),
+    start=st.integers(0, 50),
+)
+def test_rope_rotates_pairs_by_position_times_frequency(
+    positional, device, shape, seed, base, start
+):
+    batch, length, pairs = shape
+    x = strategies.random_tensor((*batch, length, 2 * pairs), seed).double()
+    positions = torch.arange(start, start + 2 * length, 2)
+    angles = positions[:, None].double() * base ** (-torch.arange(pairs).double() * 2 / (2 * pairs))
+    as_complex = torch.complex(x[..., 0::2], x[..., 1::2]) * torch.polar(
+        torch.ones_like(angles), angles
+    )
+    expected = torch.stack((as_complex.real, as_complex.imag), dim=-1).flatten(-2)
+    harness.expect_close(
+        positional.apply_rotary(x.to(device), positions.to(device), base=base),
+        expected,
+        f"apply_rotary(x, positions={positions.tolist()}, base={base:g})",
+        # float64 input, but float32 angles are fine too: a wrong rotation is off by order 1.
+        atol=1e-4,
+        rtol=1e-4,
+        reference="the pair (2i, 2i+1) at position p rotated by p * base^(-2i/d)",
+    )
