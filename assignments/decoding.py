@@ -62,7 +62,7 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
     check_tensor("logits", logits, min_dim=1)
     if not 0.0 < p <= 1.0:
         raise ValueError(f"p must be in (0, 1], got {p!r}")
-    # HINT: a token is dropped when the tokens before it already reach p.
+    # HINT: a token is dropped when the likelier tokens before it already reach p.
     # YOUR CODE HERE
     raise NotImplementedError("top_p_filter is not implemented yet")
 
@@ -138,7 +138,8 @@ def sample(
 ) -> torch.Tensor:
     """Draw every token from ``softmax(logits / temperature)``, optionally top-k/top-p filtered.
 
-    The same ``generator`` state gives the same samples.
+    The filters apply to the logits after the temperature (top-k first, then top-p). The same
+    ``generator`` state gives the same samples; it must be on ``src``'s device.
 
     Returns:
         ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.

@@ -66,9 +66,9 @@ def top_p_filter(logits: torch.Tensor, p: float) -> torch.Tensor:
         raise ValueError(f"p must be in (0, 1], got {p!r}")
     ### BEGIN SOLUTION
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
-    cumulative = torch.softmax(sorted_logits, dim=-1).cumsum(dim=-1)
-    ### HINT: a token is dropped when the tokens before it already reach p.
-    drop_sorted = (cumulative - torch.softmax(sorted_logits, dim=-1)) >= p
+    probabilities = torch.softmax(sorted_logits, dim=-1)
+    ### HINT: a token is dropped when the likelier tokens before it already reach p.
+    drop_sorted = probabilities.cumsum(dim=-1) - probabilities >= p
     drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
     return logits.masked_fill(drop, float("-inf"))
     ### END SOLUTION
@@ -181,7 +181,8 @@ def sample(
 ) -> torch.Tensor:
     """Draw every token from ``softmax(logits / temperature)``, optionally top-k/top-p filtered.
 
-    The same ``generator`` state gives the same samples.
+    The filters apply to the logits after the temperature (top-k first, then top-p). The same
+    ``generator`` state gives the same samples; it must be on ``src``'s device.
 
     Returns:
         ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.
