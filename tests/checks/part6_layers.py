@@ -1,5 +1,7 @@
 """Part 6 checks: LayerNorm, feed-forward, Pre-LN residuals, encoder and decoder layers."""
 
+from dataclasses import dataclass
+
 import pytest
 import torch
 from hypothesis import given
@@ -211,85 +213,133 @@ def load_torch_layer(reference, state: dict, attentions: dict[str, str], norms: 
             getattr(reference, f"norm{i}").bias.copy_(state[f"sublayer{i}.norm.bias"])
 
 
+@dataclass(frozen=True)
+class LayerCase:
+    """Inputs of an encoder or decoder layer with ``heads`` heads and ``d_ff`` hidden units.
+
+    ``target`` ``(B, T, d)`` feeds a decoder layer; ``source`` ``(B, S, d)`` feeds an encoder
+    layer and is a decoder's memory, of which row b holds ``lengths[b]`` real positions.
+    """
+
+    target: torch.Tensor
+    source: torch.Tensor
+    heads: int
+    d_ff: int
+    lengths: list[int]
+    seed: int
+    masked: bool
+
+    def source_mask(self, device: str) -> torch.Tensor:
+        """``(B, S)``, True for real source positions."""
+        size = self.source.shape[1]
+        return (torch.arange(size)[None, :] < torch.tensor(self.lengths)[:, None]).to(device)
+
+
 @st.composite
-def layer_inputs(draw):
+def layer_inputs(draw) -> LayerCase:
     heads, d_k, d_ff = (
         draw(strategies.dims(1, 3)),
         draw(strategies.dims(1, 3)),
         draw(strategies.dims(1, 8)),
     )
-    d = heads * d_k
-    x = draw(strategies.sequences(d_model=d))
-    memory = draw(strategies.tensors((x.shape[0], draw(strategies.dims(1, 6)), d)))
-    lengths = [draw(st.integers(1, memory.shape[1])) for _ in range(x.shape[0])]
-    return x, memory, heads, d_ff, lengths, draw(strategies.SEEDS), draw(st.booleans())
+    target = draw(strategies.sequences(d_model=heads * d_k))
+    source = draw(strategies.tensors((target.shape[0], draw(strategies.dims(1, 6)), heads * d_k)))
+    lengths = [draw(st.integers(1, source.shape[1])) for _ in range(target.shape[0])]
+    return LayerCase(
+        target, source, heads, d_ff, lengths, draw(strategies.SEEDS), draw(st.booleans())
+    )
 
 
-def padding(lengths: list[int], size: int) -> torch.Tensor:
-    """True for real positions, (B, size)."""
-    return torch.arange(size)[None, :] < torch.tensor(lengths)[:, None]
+def torch_encoder_layer(d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu"):
+    """``torch.nn.TransformerEncoderLayer`` (Pre-LN, batch first, eval mode) holding ``state``."""
+    reference = torch.nn.TransformerEncoderLayer(
+        d, heads, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=True
+    )
+    load_torch_layer(reference, state, {"self_attn": "self_attn"}, 2)
+    return reference.eval()
 
 
-@given(inputs=layer_inputs())
-def test_encoder_layer_matches_torch(layers, device, inputs):
-    x, memory, heads, d_ff, lengths, seed, masked = inputs
-    x = memory  # the encoder reads the (padded) source
-    d = x.shape[-1]
-    ours = layers.EncoderLayer(d, heads, d_ff)
-    state = layer_state(d, d_ff, seed, ("self_attn",), 2)
+@given(case=layer_inputs())
+def test_encoder_layer_matches_torch(layers, device, case):
+    x, d = case.source, case.source.shape[-1]
+    ours = layers.EncoderLayer(d, case.heads, case.d_ff)
+    state = layer_state(d, case.d_ff, case.seed, ("self_attn",), 2)
     harness.load_weights(ours, state, "EncoderLayer")
     ours.to(device)
     ours.eval()
-    reference = torch.nn.TransformerEncoderLayer(
-        d, heads, d_ff, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
-    )
-    load_torch_layer(reference, state, {"self_attn": "self_attn"}, 2)
-    reference.to(device).eval()
-    real = padding(lengths, x.shape[1]).to(device)
+    reference = torch_encoder_layer(d, case.heads, case.d_ff, state).to(device)
+    real = case.source_mask(device)
     x = x.to(device)
-    output = ours(x, real[:, None, None, :] if masked else None)
+    output = ours(x, real[:, None, None, :] if case.masked else None)
     with torch.no_grad():
-        expected = reference(x, src_key_padding_mask=~real if masked else None)
+        # torch's boolean masks mean the opposite of ours: True = may NOT attend.
+        expected = reference(x, src_key_padding_mask=~real if case.masked else None)
     harness.expect_close(
         output,
         expected,
-        "EncoderLayer(x" + (", padding mask)" if masked else ")"),
+        "EncoderLayer(x" + (", padding mask)" if case.masked else ")"),
         atol=1e-4,
         rtol=1e-3,
         reference="torch.nn.TransformerEncoderLayer(norm_first=True) with the same weights",
     )
 
 
-@given(inputs=layer_inputs())
-def test_decoder_layer_matches_torch(layers, device, inputs):
-    x, memory, heads, d_ff, lengths, seed, masked = inputs
-    d = x.shape[-1]
-    ours = layers.DecoderLayer(d, heads, d_ff)
-    state = layer_state(d, d_ff, seed, ("self_attn", "cross_attn"), 3)
+@given(case=layer_inputs())
+def test_decoder_layer_matches_torch(layers, device, case):
+    x, memory = case.target.to(device), case.source.to(device)
+    d, length = x.shape[-1], x.shape[1]
+    ours = layers.DecoderLayer(d, case.heads, case.d_ff)
+    state = layer_state(d, case.d_ff, case.seed, ("self_attn", "cross_attn"), 3)
     harness.load_weights(ours, state, "DecoderLayer")
     ours.to(device)
     ours.eval()
     reference = torch.nn.TransformerDecoderLayer(
-        d, heads, d_ff, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+        d,
+        case.heads,
+        case.d_ff,
+        dropout=0.0,
+        activation="gelu",
+        batch_first=True,
+        norm_first=True,
     )
     load_torch_layer(
         reference, state, {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3
     )
     reference.to(device).eval()
-    length = x.shape[1]
-    causal = torch.ones(length, length, dtype=torch.bool).tril().to(device)
-    real = padding(lengths, memory.shape[1]).to(device)
-    x, memory = x.to(device), memory.to(device)
-    output = ours(x, memory, real[:, None, None, :] if masked else None, causal[None, None])
+    causal = torch.ones(length, length, dtype=torch.bool, device=device).tril()
+    real = case.source_mask(device)
+    if case.masked:
+        output = ours(x, memory, real[:, None, None, :], causal[None, None])
+        what = "DecoderLayer(x, memory, src_mask, causal tgt_mask)"
+    else:
+        output = ours(x, memory)
+        what = "DecoderLayer(x, memory) without masks"
     with torch.no_grad():
+        # torch's boolean masks mean the opposite of ours: True = may NOT attend.
         expected = reference(
-            x, memory, tgt_mask=~causal, memory_key_padding_mask=~real if masked else None
+            x,
+            memory,
+            tgt_mask=~causal if case.masked else None,
+            memory_key_padding_mask=~real if case.masked else None,
         )
     harness.expect_close(
         output,
         expected,
-        "DecoderLayer(x, memory)",
+        what,
         atol=1e-4,
         rtol=1e-3,
         reference="torch.nn.TransformerDecoderLayer(norm_first=True) with the same weights",
+    )
+
+
+@pytest.mark.contract
+def test_feed_forward_refuses_unknown_activations(layers):
+    harness.expect_raises(
+        ValueError,
+        layers.FeedForward,
+        4,
+        8,
+        activation="tanh",
+        mentions=("activation", "tanh"),
+        what="FeedForward(4, 8, activation='tanh')",
     )
