@@ -7,7 +7,8 @@ generator) gives a score for every vocabulary entry. Token embeddings are scaled
 ``sqrt(d_model)`` so that they are not drowned by the position encodings added to them.
 
 Shapes: ``src`` ``(B, S)`` and ``tgt`` ``(B, T)`` token ids; ``memory`` ``(B, S, d_model)``;
-logits ``(B, T, tgt_vocab_size)``. Masks are boolean, True = may attend.
+logits ``(B, T, tgt_vocab_size)``. Masks are boolean, True = may attend. ``decode`` returns
+logits too (not decoder states), so part 8's decoders need only ``encode`` and ``decode``.
 
 Not allowed here: ``torch.nn.Transformer``, ``torch.nn.TransformerEncoder``,
 ``torch.nn.TransformerDecoder``, ``torch.nn.TransformerEncoderLayer``,

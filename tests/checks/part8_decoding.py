@@ -29,6 +29,10 @@ class TableModel(torch.nn.Module):
         super().__init__()
         self.tables = tables
 
+    def extra_repr(self) -> str:
+        # What a failure report prints as the smallest failing model.
+        return f"tables={[[[round(x, 2) for x in row] for row in t] for t in self.tables.tolist()]}"
+
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor | None = None) -> torch.Tensor:
         return src[:, :1, None].float()
 
@@ -145,7 +149,8 @@ def test_beam_search_finds_what_greedy_misses(decoding, device, beam_size):
     harness.expect(
         beam == [[BOS, 4, EOS]],
         f"beam_search(beam_size={beam_size}) gave {beam}; the most likely sequence is "
-        f"[BOS, B, EOS] (probability 0.405), which greedy decoding misses",
+        f"[BOS, B, EOS] (probability 0.405), which greedy decoding misses "
+        f"(ids: BOS=1, EOS=2, A=3, B=4)",
     )
 
 
@@ -180,7 +185,7 @@ def test_beam_search_length_penalty(decoding, device, beam_size):
             got == [expected],
             f"{call} gave {got}, expected {[expected]}: [BOS, EOS] has the higher probability "
             f"(0.45 against 0.41 for [BOS, A, EOS]), [BOS, A, EOS] the higher log-probability "
-            f"per token (log p / length ** length_penalty)",
+            f"per token (log p / length ** length_penalty; ids: BOS=1, EOS=2, A=3)",
         )
 
 
