@@ -3,9 +3,10 @@
 import pytest
 import torch
 from hypothesis import given
+from hypothesis import strategies as st
 
 from tests import harness, strategies
-from tests.checks.part8_decoding import BOS, EOS, rows, table_models
+from tests.checks.part8_decoding import BOS, EOS, TableModel, rows, table_models
 
 pytestmark = pytest.mark.part8
 
@@ -27,4 +28,32 @@ def test_sampling_follows_the_distribution(decoding, device, model, seed):
         atol=0.04,
         rtol=0,
         reference="softmax of the model's logits",
+    )
+
+
+def costly_after_eos_model() -> TableModel:
+    """BOS -> EOS (0.52) or A (0.48); A -> A (0.9) or EOS (0.1); after EOS, five-way uniform.
+
+    [BOS, EOS] is the most likely sequence (0.52). A beam search that keeps extending it past
+    EOS pays log(1/5) a step and ends up preferring [BOS, A, A, A, A, A] (0.31).
+    """
+    a = 3
+    probabilities = torch.full((5, 5), 1e-6)
+    probabilities[BOS, EOS], probabilities[BOS, a] = 0.52, 0.48
+    probabilities[a, a], probabilities[a, EOS] = 0.9, 0.1
+    probabilities[EOS, :] = 0.2
+    return TableModel(probabilities.log()[None])
+
+
+@given(beam_size=st.integers(2, 4))
+def test_beam_search_stops_finished_hypotheses(decoding, device, beam_size):
+    model = costly_after_eos_model()
+    src = torch.zeros(1, 1, dtype=torch.long, device=device)
+    call = f"beam_search(beam_size={beam_size}, max_len=6)"
+    got = rows(decoding.beam_search(model, src, 6, BOS, EOS, beam_size=beam_size), call, 6)
+    harness.expect(
+        got == [[BOS, EOS]],
+        f"{call} gave {got}, expected [[BOS, EOS]] (probability 0.52; ids: BOS=1, EOS=2, "
+        f"A=3): a hypothesis that reached EOS is finished, and the model's scores for "
+        f"tokens after EOS must not count against it",
     )
