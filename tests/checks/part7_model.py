@@ -152,6 +152,27 @@ def test_model_eval_is_deterministic_and_dropout_trains(model, device, inputs):
         "with dropout=0.5 in train mode the logits equal the eval-mode logits: "
         "is the config's dropout used?",
     )
+    # The layers must get the dropout too (the textbook's code ignored its attention-dropout
+    # setting). With every embedding table zero the embeddings give exactly 0, whatever
+    # their own dropout, so two train-mode passes can differ only through the layers.
+    config = {**config, "dropout": 0.5, "positional": "learned"}
+    layered = model.Transformer(model.TransformerConfig(**config))
+    d_model = config["d_model"]
+    zeros = {}
+    for side, vocab in (("encoder", "src_vocab_size"), ("decoder", "tgt_vocab_size")):
+        zeros[f"{side}.embeddings.token.weight"] = torch.zeros(config[vocab], d_model)
+        zeros[f"{side}.embeddings.position.embedding.weight"] = torch.zeros(
+            config["max_len"], d_model
+        )
+    harness.load_weights(layered, zeros, "the Transformer")
+    layered.to(device)
+    layered.train()
+    passes = [harness.tensor(layered(src, tgt), "the logits in train mode") for _ in range(2)]
+    harness.expect(
+        not torch.allclose(*passes),
+        "with dropout=0.5, train mode and all-zero embeddings, two passes give the same "
+        "logits: the encoder and decoder layers should get the config's dropout",
+    )
 
 
 @given(inputs=model_inputs())
