@@ -88,3 +88,31 @@ def test_rope_rotates_pairs_by_position_times_frequency(
         rtol=1e-4,
         reference="the pair (2i, 2i+1) at position p rotated by p * base^(-2i/d)",
     )
+
+
+@given(x=strategies.sequences(max_len=6, d_model=6), dtype=st.sampled_from(["float16", "bfloat16"]))
+def test_positional_layers_keep_half_precision(positional, device, x, dtype):
+    half = getattr(torch, dtype)
+    for name, layer in (
+        ("PositionalEncoding", positional.PositionalEncoding(6, max_len=8)),
+        ("LearnedPositionalEmbedding", positional.LearnedPositionalEmbedding(6, 8)),
+    ):
+        layer.to(device)
+        layer.eval()
+        expected = harness.tensor(layer(x.to(device)), f"{name} in float32")
+        layer.to(half)
+        output = harness.expect_finite(layer(x.to(device, half)), f"{name} in {dtype}")
+        harness.expect(
+            output.dtype == half,
+            f"{name} cast to {dtype} returned {output.dtype}: a model cast to half precision "
+            "needs every layer to keep the dtype",
+        )
+        # Values of a few units: bfloat16 keeps about 2 to 3 significant digits.
+        harness.expect_close(
+            output.float(),
+            expected,
+            f"{name} cast to {dtype}",
+            atol=0.05,
+            rtol=0.02,
+            reference="the same layer in float32",
+        )
