@@ -90,6 +90,7 @@ class Embeddings(nn.Module):
     def __init__(self, vocab_size: int, config: TransformerConfig) -> None:
         super().__init__()
         self.d_model = config.d_model
+        # HINT: part 5's position modules add to their input and apply the dropout themselves.
         # YOUR CODE HERE
         raise NotImplementedError("Embeddings.__init__ is not implemented yet")
 
@@ -110,6 +111,7 @@ class Encoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        # HINT: part 6's EncoderLayer takes (d_model, num_heads, d_ff, dropout, activation, eps).
         # YOUR CODE HERE
         raise NotImplementedError("Encoder.__init__ is not implemented yet")
 
@@ -128,6 +130,7 @@ class Decoder(nn.Module):
 
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
+        # HINT: part 6's DecoderLayer takes (d_model, num_heads, d_ff, dropout, activation, eps).
         # YOUR CODE HERE
         raise NotImplementedError("Decoder.__init__ is not implemented yet")
 
@@ -179,6 +182,7 @@ class Transformer(nn.Module):
         has padding.
         """
         check_tensor("tgt", tgt, min_dim=2, max_dim=2)
+        # HINT: part 4's target_mask hides both padding and the future.
         # YOUR CODE HERE
         raise NotImplementedError("Transformer.decode is not implemented yet")
 
@@ -196,5 +200,6 @@ class Transformer(nn.Module):
             raise ValueError(
                 f"src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must have the same batch size"
             )
+        # HINT: build the source mask once: the encoder and the cross-attention both need it.
         # YOUR CODE HERE
         raise NotImplementedError("Transformer.forward is not implemented yet")

@@ -91,6 +91,7 @@ class Embeddings(nn.Module):
         super().__init__()
         self.d_model = config.d_model
         ### BEGIN SOLUTION
+        ### HINT: part 5's position modules add to their input and apply the dropout themselves.
         self.token = nn.Embedding(vocab_size, config.d_model)
         if config.positional == "learned":
             self.position = LearnedPositionalEmbedding(
@@ -119,6 +120,7 @@ class Encoder(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         ### BEGIN SOLUTION
+        ### HINT: part 6's EncoderLayer takes (d_model, num_heads, d_ff, dropout, activation, eps).
         self.embeddings = Embeddings(config.src_vocab_size, config)
         self.layers = nn.ModuleList(
             EncoderLayer(
@@ -154,6 +156,7 @@ class Decoder(nn.Module):
     def __init__(self, config: TransformerConfig) -> None:
         super().__init__()
         ### BEGIN SOLUTION
+        ### HINT: part 6's DecoderLayer takes (d_model, num_heads, d_ff, dropout, activation, eps).
         self.embeddings = Embeddings(config.tgt_vocab_size, config)
         self.layers = nn.ModuleList(
             DecoderLayer(
@@ -228,6 +231,7 @@ class Transformer(nn.Module):
         """
         check_tensor("tgt", tgt, min_dim=2, max_dim=2)
         ### BEGIN SOLUTION
+        ### HINT: part 4's target_mask hides both padding and the future.
         if tgt_mask is None:
             tgt_mask = target_mask(tgt, self.config.pad_id)
         return self.generator(self.decoder(tgt, memory, src_mask, tgt_mask))
@@ -248,6 +252,7 @@ class Transformer(nn.Module):
                 f"src {tuple(src.shape)} and tgt {tuple(tgt.shape)} must have the same batch size"
             )
         ### BEGIN SOLUTION
+        ### HINT: build the source mask once: the encoder and the cross-attention both need it.
         if src_mask is None:
             src_mask = padding_mask(src, self.config.pad_id)
         return self.decode(tgt, self.encode(src, src_mask), src_mask, tgt_mask)
