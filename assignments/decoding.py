@@ -43,6 +43,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     check_positive("k", k)
     if k > logits.shape[-1]:
         raise ValueError(f"k={k} is larger than the vocabulary of logits {tuple(logits.shape)}")
+    # HINT: compare every logit with the k-th largest of its row.
     # YOUR CODE HERE
     raise NotImplementedError("top_k_filter is not implemented yet")
 
@@ -90,6 +91,7 @@ def greedy_decode(
         ``(B, L)``, ``L <= max_len``, BOS first, padding after EOS.
     """
     _check_decoding(src, max_len)
+    # HINT: encode once; decode the whole prefix each step and keep the last position's logits.
     # YOUR CODE HERE
     raise NotImplementedError("greedy_decode is not implemented yet")
 
@@ -118,6 +120,9 @@ def beam_search(
     """
     _check_decoding(src, max_len)
     check_positive("beam_size", beam_size)
+    # HINT: run the B * beam_size prefixes as one batch, with a score (B, beam_size) each.
+    # HINT: at the start only one beam is alive (the others score -inf), or all would repeat.
+    # HINT: a finished prefix may only continue with pad_id, at no cost.
     # YOUR CODE HERE
     raise NotImplementedError("beam_search is not implemented yet")
 

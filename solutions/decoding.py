@@ -44,6 +44,7 @@ def top_k_filter(logits: torch.Tensor, k: int) -> torch.Tensor:
     if k > logits.shape[-1]:
         raise ValueError(f"k={k} is larger than the vocabulary of logits {tuple(logits.shape)}")
     ### BEGIN SOLUTION
+    ### HINT: compare every logit with the k-th largest of its row.
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
     ### END SOLUTION
@@ -98,6 +99,7 @@ def greedy_decode(
     """
     _check_decoding(src, max_len)
     ### BEGIN SOLUTION
+    ### HINT: encode once; decode the whole prefix each step and keep the last position's logits.
     src_mask = _source_mask(src, pad_id, src_mask)
     memory = model.encode(src, src_mask)
     tokens = torch.full((src.shape[0], 1), bos_id, dtype=torch.long, device=src.device)
@@ -136,6 +138,9 @@ def beam_search(
     _check_decoding(src, max_len)
     check_positive("beam_size", beam_size)
     ### BEGIN SOLUTION
+    ### HINT: run the B * beam_size prefixes as one batch, with a score (B, beam_size) each.
+    ### HINT: at the start only one beam is alive (the others score -inf), or all would repeat.
+    ### HINT: a finished prefix may only continue with pad_id, at no cost.
     batch, device = src.shape[0], src.device
     src_mask = _source_mask(src, pad_id, src_mask)
     memory = model.encode(src, src_mask).repeat_interleave(beam_size, dim=0)
