@@ -57,7 +57,11 @@ def compare_layer_norm(layers, device, x, weights, eps, dtype=torch.float32):
     upstream = torch.linspace(-1, 1, x.numel()).reshape(x.shape).to(device, dtype)
     harness.differentiable(output, "LayerNorm(x)").backward(upstream)
     expected.backward(upstream)
-    harness.expect_finite(inputs[0].grad, "the gradient of LayerNorm's input")
+    harness.expect_finite(
+        inputs[0].grad,
+        "the gradient of LayerNorm's input (eps belongs inside the square root: "
+        "sqrt(var + eps), which a constant row keeps away from 0)",
+    )
     harness.expect_close(
         inputs[0].grad,
         inputs[1].grad,
