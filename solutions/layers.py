@@ -58,6 +58,7 @@ class LayerNorm(nn.Module):
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must end with d_model={self.d_model}, got {tuple(x.shape)}")
         ### BEGIN SOLUTION
+        ### HINT: the variance is the mean squared deviation (no n - 1), and eps goes inside sqrt.
         mean = x.mean(dim=-1, keepdim=True)
         variance = (x - mean).pow(2).mean(dim=-1, keepdim=True)
         return self.weight * (x - mean) / torch.sqrt(variance + self.eps) + self.bias
@@ -110,6 +111,7 @@ class SublayerConnection(nn.Module):
     ) -> torch.Tensor:
         """``x`` ``(B, T, d_model)`` plus the sublayer's output on the normalised ``x``."""
         ### BEGIN SOLUTION
+        ### HINT: normalise first, add the untouched x back last.
         return x + self.dropout(sublayer(self.norm(x)))
         ### END SOLUTION
 
@@ -194,6 +196,7 @@ class DecoderLayer(nn.Module):
         check_tensor("x", x, min_dim=3, max_dim=3)
         check_tensor("memory", memory, min_dim=3, max_dim=3)
         ### BEGIN SOLUTION
+        ### HINT: in cross-attention the queries come from x, the keys and values from memory.
         x = self.sublayer1(x, lambda y: self.self_attn(y, y, y, tgt_mask))
         x = self.sublayer2(x, lambda y: self.cross_attn(y, memory, memory, src_mask))
         return self.sublayer3(x, self.feed_forward)

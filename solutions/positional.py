@@ -143,6 +143,7 @@ def apply_rotary(
             f"got {tuple(positions.shape)}"
         )
     ### BEGIN SOLUTION
+    ### HINT: with c = cos(angle), s = sin(angle) per pair, (a, b) becomes (a*c - b*s, a*s + b*c).
     d = x.shape[-1]
     if positions is None:
         positions = torch.arange(x.shape[-2], device=x.device)
@@ -180,6 +181,7 @@ class RelativePositionBias(nn.Module):
         check_positive("query_len", query_len)
         check_positive("key_len", key_len)
         ### BEGIN SOLUTION
+        ### HINT: offsets[q, k] = k - q, clamped, then shifted by max_distance to index rows.
         device = self.bias.weight.device
         offsets = (
             torch.arange(key_len, device=device)[None, :]
