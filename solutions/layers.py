@@ -18,7 +18,8 @@ Shapes: ``x`` ``(B, T, d_model)``; ``memory`` ``(B, S, d_model)``.
 
 Not allowed here: ``torch.nn.LayerNorm``, ``torch.nn.functional.layer_norm``,
 ``torch.nn.TransformerEncoderLayer``, ``torch.nn.TransformerDecoderLayer``,
-``torch.nn.MultiheadAttention``.
+``torch.nn.MultiheadAttention``, nor their relatives (group norm, ``torch.nn.Transformer``;
+``rubric.toml`` lists them all).
 """
 
 from collections.abc import Callable
