@@ -114,6 +114,13 @@ def _gradescope(arguments: argparse.Namespace) -> int:
     return 0
 
 
+def _readme(arguments: argparse.Namespace) -> int:
+    readme = stubs.ROOT / "README.md"
+    readme.write_text(bundle.readme_with_parts(readme.read_text(), load_rubric()))
+    print("README.md: parts table regenerated from rubric.toml")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     zipped = commands.add_parser("gradescope", help="build the Gradescope autograder zip")
     zipped.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "gradescope.zip")
     zipped.set_defaults(run=_gradescope)
+    commands.add_parser("readme", help="regenerate README.md's parts table").set_defaults(
+        run=_readme
+    )
     student = commands.add_parser("student-bundle", help="write the students' repository")
     student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
     student.set_defaults(run=_student_bundle)

@@ -58,15 +58,30 @@ def visible_rubric(text: str) -> str:
 
 
 def parts_table(rubric: Rubric) -> str:
-    """Markdown table of the parts with their visible and hidden points."""
-    rows = ["| # | module | title | visible points | hidden points |", "|---|---|---|---|---|"]
+    """Markdown table of the parts with their visible, hidden and bonus points."""
+    rows = [
+        "| # | module | what you build | visible points | hidden points | bonus |",
+        "|---|---|---|---|---|---|",
+    ]
     for part in rubric.parts.values():
         visible = rubric.points(part.number, include_hidden=False)
         hidden = rubric.points(part.number) - visible
+        bonus = sum(c.points for c in rubric.checks_of(part.number) if c.bonus)
         rows.append(
-            f"| {part.number} | `{part.module}` | {part.title} | {visible:g} | {hidden:g} |"
+            f"| {part.number} | `{part.module}` | {part.title} | {visible:g} | {hidden:g} "
+            f"| {bonus:g} |"
         )
     return "\n".join(rows)
+
+
+README_BEGIN, README_END = "<!-- parts:begin -->", "<!-- parts:end -->"
+
+
+def readme_with_parts(text: str, rubric: Rubric) -> str:
+    """``text`` with the table between the README's parts markers regenerated."""
+    head, _, rest = text.partition(README_BEGIN)
+    _, _, tail = rest.partition(README_END)
+    return f"{head}{README_BEGIN}\n{parts_table(rubric)}\n{README_END}{tail}"
 
 
 def build(destination: Path, rubric: Rubric | None = None) -> Path:

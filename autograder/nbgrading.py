@@ -29,6 +29,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import nbformat
+
 ROOT = Path(__file__).resolve().parent.parent
 NOT_GRADED = "not_graded.json"
 STOPPED_EARLY = "stopped_early.json"
@@ -164,6 +166,21 @@ def release(
 
 
 # -- exchange -------------------------------------------------------------------------------
+
+
+def fill_with_solutions(notebook: Path, source: Path) -> None:
+    """Put the source notebook's solution cells into ``notebook`` (what a good student does)."""
+    solutions = {
+        cell.metadata["nbgrader"].get("grade_id"): cell.source
+        for cell in nbformat.read(source, as_version=4).cells
+        if cell.metadata.get("nbgrader", {}).get("solution")
+    }
+    filled = nbformat.read(notebook, as_version=4)
+    for cell in filled.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in solutions:
+            cell.source = solutions[grade_id]
+    nbformat.write(filled, notebook)
 
 
 def publish(course: Path, names: Iterable[str] | None = None) -> list[str]:

@@ -150,6 +150,63 @@ MISTAKES = [
     ),
 ]
 
+MISTAKES += [
+    (
+        "positional",
+        "encoding[:, 0::2] = torch.sin(position * div_term)",
+        "encoding[:, 0::2] = torch.cos(position * div_term)",
+        "cos and sin swapped",
+    ),
+    (
+        "layers",
+        "torch.sqrt(variance + self.eps)",
+        "(torch.sqrt(variance) + self.eps)",
+        "LayerNorm with eps outside the square root (the textbook's bug)",
+    ),
+    (
+        "layers",
+        "variance = (x - mean).pow(2).mean(dim=-1, keepdim=True)",
+        "variance = x.var(dim=-1, keepdim=True)",
+        "LayerNorm with the unbiased variance",
+    ),
+    (
+        "layers",
+        "return x + self.dropout(sublayer(self.norm(x)))",
+        "return self.norm(x + self.dropout(sublayer(x)))",
+        "Post-LN instead of Pre-LN",
+    ),
+    (
+        "model",
+        "return self.position(self.token(tokens) * math.sqrt(self.d_model))",
+        "return self.position(self.token(tokens))",
+        "token embeddings not scaled",
+    ),
+    (
+        "model",
+        "            tgt_mask = target_mask(tgt, self.config.pad_id)\n",
+        "            tgt_mask = None\n",
+        "decoder without the causal mask",
+    ),
+    (
+        "model",
+        "            src_mask = padding_mask(src, self.config.pad_id)\n        return self.decode(",
+        "            src_mask = None\n        return self.decode(",
+        "source padding not masked",
+    ),
+    (
+        "decoding",
+        "kth = torch.topk(logits, k, dim=-1).values[..., -1:]",
+        "kth = torch.topk(logits, k + 1, dim=-1).values[..., -1:]",
+        "top-k keeps k + 1",
+    ),
+    (
+        "decoding",
+        "next_token = logits.argmax(dim=-1).masked_fill(finished, pad_id)",
+        "next_token = logits.argmax(dim=-1)",
+        "greedy keeps writing after EOS",
+    ),
+]
+
 VARIANTS = [
     (
         "softmax_attention",

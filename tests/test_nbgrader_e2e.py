@@ -45,20 +45,6 @@ def _grade_id(cell) -> str | None:
     return cell.metadata.get("nbgrader", {}).get("grade_id")
 
 
-def _fill(notebook: Path, source: Path) -> None:
-    """Put the source notebook's solution cells into ``notebook`` (what a good student does)."""
-    solutions = {
-        _grade_id(c): c.source
-        for c in nbformat.read(source, as_version=4).cells
-        if c.metadata.get("nbgrader", {}).get("solution")
-    }
-    nb = nbformat.read(notebook, as_version=4)
-    for cell in nb.cells:
-        if _grade_id(cell) in solutions:
-            cell.source = solutions[_grade_id(cell)]
-    nbformat.write(nb, notebook)
-
-
 def _edit(notebook: Path, edit) -> None:
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
@@ -91,7 +77,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         source = next((course / "source" / assignment).glob("*.ipynb"))
         name = source.name
         folder = _submit(course, "ref", assignment)
-        _fill(folder / name, source)
+        nbgrading.fill_with_solutions(folder / name, source)
         folder = _submit(course, "blank", assignment)
         _edit(
             folder / name,
@@ -99,11 +85,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
         folder = _submit(course, "half", assignment)
         if assignment == "part1":
-            _fill(folder / name, source)
+            nbgrading.fill_with_solutions(folder / name, source)
         folder = _submit(course, "notjson", assignment)
         (folder / name).write_text("{this is not json", encoding="utf-8")
         folder = _submit(course, "renamed", assignment)
-        _fill(folder / name, source)
+        nbgrading.fill_with_solutions(folder / name, source)
         _edit(
             folder / name,
             lambda c: (
@@ -114,7 +100,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     for student, tampering in TAMPERING.items():
         notebook = next(_submit(course, student, "part1").glob("*.ipynb"))
-        _fill(notebook, next((course / "source" / "part1").glob("*.ipynb")))
+        nbgrading.fill_with_solutions(notebook, next((course / "source" / "part1").glob("*.ipynb")))
 
         # A cell of its own, added after the wrong softmax: not part of the saved module, so
         # the notebook's static check of the module does not see it.
@@ -254,7 +240,7 @@ def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path
     source = next((course / "source" / "part1").glob("*.ipynb"))
     for student, code in STOPPERS.items():
         notebook = _submit(course, student, "part1") / source.name
-        _fill(notebook, source)
+        nbgrading.fill_with_solutions(notebook, source)
 
         def stop(cell, code=code) -> None:
             if "def separated_self_attention" in cell.source:

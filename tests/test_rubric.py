@@ -73,3 +73,10 @@ def test_parts_have_points_and_known_dependencies():
     for part in RUBRIC.parts.values():
         assert set(part.depends) <= modules, f"part {part.number} depends on an unknown module"
         assert RUBRIC.points(part.number) > 0 or not RUBRIC.checks_of(part.number)
+
+
+def test_readme_parts_table_matches_the_rubric():
+    from autograder.bundle import readme_with_parts
+
+    readme = (TESTS.parent / "README.md").read_text()
+    assert readme == readme_with_parts(readme, RUBRIC), "run `make readme`"

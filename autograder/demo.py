@@ -1,0 +1,139 @@
+"""``make demo``: the whole course pipeline on this machine, in a few minutes.
+
+It regenerates the stubs, builds the nbgrader release and the student bundle, grades the
+reference and the blank submission through the isolated grader and through nbgrader, trains
+the copy task briefly, and ends with a table of points per part and the paths it wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from . import batch, bundle, nbgrading, notebooks, stubs
+from .rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "build" / "demo"
+COPY_STEPS = 300
+
+
+class Steps:
+    """Numbered progress lines with the time each step took."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.number, self.start = total, 0, time.perf_counter()
+
+    def __call__(self, title: str) -> None:
+        self.number += 1
+        elapsed = time.perf_counter() - self.start
+        print(f"\n== [{self.number}/{self.total}] {title} (at {elapsed:.0f} s)", flush=True)
+
+
+def grader_scores(folder: Path) -> dict[str, dict[int, float]]:
+    """The isolated grader's points per part for the reference and the blank submission."""
+    submissions = folder / "submissions"
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "solutions", submissions / "reference", ignore=ignore)
+    shutil.copytree(ROOT / "assignments", submissions / "blank", ignore=ignore)
+    graded = batch.run_batch(submissions, folder / "grades.csv", jobs=2)
+    return {entry.name: entry.part_points() for entry in graded}
+
+
+def nbgrader_scores(course: Path) -> dict[str, dict[int, float]]:
+    """Submit the filled-in and the untouched release for every part; autograde both."""
+    for assignment in nbgrading.assignments(course, "release"):
+        for source in (course / "source" / assignment).glob("*.ipynb"):
+            for student in ("reference", "blank"):
+                target = course / "submitted" / student / assignment
+                target.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(course / "release" / assignment / source.name, target / source.name)
+                if student == "reference":
+                    nbgrading.fill_with_solutions(target / source.name, source)
+    nbgrading.autograde(course, jobs=2)
+    parts = {f"part{p}": p for p in load_rubric().parts}
+    scores: dict[str, dict[int, float]] = defaultdict(dict)
+    for row in nbgrading.grade_rows(course):
+        if row.assignment in parts and row.score is not None:
+            scores[row.student][parts[row.assignment]] = row.score
+    return scores
+
+
+def main() -> int:
+    rubric = load_rubric()
+    step = Steps(6)
+    if OUT.exists():
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True)
+
+    step("regenerating the stubs (assignments/) from solutions/")
+    stubs.write_stubs()
+    stale = stubs.stale_files()
+    if stale:
+        print("assignments/ is stale: " + "; ".join(stale))
+        return 1
+    print("assignments/ matches solutions/")
+
+    step("building the nbgrader course directory and its release")
+    course = OUT / "course"
+    settings = notebooks.Settings(course=course, exchange=OUT / "exchange", timeout=120)
+    nbgrading.install_kernel()
+    written = notebooks.write_course(settings)
+    print(f"{len(written.notebooks)} source notebooks in {course / 'source'}")
+    nbgrading.release(course, check_source=False)
+    print(f"released to {course / 'release'}")
+
+    step("building the student bundle")
+    archive = bundle.build(ROOT / "build" / "student-bundle")
+    print(f"{archive.with_suffix('')}/ and {archive}")
+
+    step("grading the reference and the blank submission with the isolated grader")
+    grader = grader_scores(OUT / "grader")
+
+    step("autograding the reference and the blank notebooks with nbgrader")
+    nb_scores = nbgrader_scores(course)
+
+    step(f"training the copy task for {COPY_STEPS} steps (the solution's model, on the CPU)")
+    from solutions import training
+
+    runs = OUT / "runs"
+    training.run_task("copy", steps=COPY_STEPS, out=runs, progress=sys.stdout.isatty())
+
+    print("\n== Points per part (rubric.toml)")
+    header = (
+        f"{'part':<24}{'points':>7}{'grader: ref':>13}{'blank':>7}{'nbgrader: ref':>15}{'blank':>7}"
+    )
+    print(header)
+    print("-" * len(header))
+    for number, part in rubric.parts.items():
+        cells = [grader.get(who, {}).get(number, 0.0) for who in ("reference", "blank")] + [
+            nb_scores.get(who, {}).get(number, float("nan")) for who in ("reference", "blank")
+        ]
+        print(
+            f"{number} {part.module:<22}{rubric.points(number):>7g}{cells[0]:>13g}{cells[1]:>7g}"
+            f"{cells[2]:>15g}{cells[3]:>7g}"
+        )
+    summary = {"grader": grader, "nbgrader": nb_scores}
+    (OUT / "scores.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print("\n== What was written")
+    print(f"nbgrader source notebooks:  {course / 'source'}")
+    print(f"nbgrader release:           {course / 'release'}")
+    print(f"nbgrader feedback, grades:  make feedback / make grades COURSE={course}")
+    print(f"student bundle:             {archive.with_suffix('')}/ (and {archive.name})")
+    print(f"grader results.json files:  {OUT / 'grader' / 'results'}")
+    print(f"grader points per part:     {OUT / 'grader' / 'grades.csv'}")
+    print(
+        f"copy task plots:            {runs / 'copy' / 'curves.png'}, "
+        f"{runs / 'copy' / 'attention.png'}"
+    )
+    print(f"scores of this run:         {OUT / 'scores.json'}")
+    print(f"total time: {time.perf_counter() - step.start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
