@@ -39,8 +39,15 @@ def grade_part(
     limits: Limits,
     isolate: bool = True,
     hide: tuple[Path, ...] = (),
+    budget_s: float = PART_BUDGET_S,
 ) -> PartResult:
-    """Run every check of ``part`` against the module in ``folder``."""
+    """Run every check of ``part`` against the module in ``folder``.
+
+    ``budget_s`` is the wall-clock time the whole part may use; checks left after it are
+    not run and score 0. A module that does not import (or whose process dies or hangs
+    while importing) fails every check with that one message: importing it again for each
+    check would cost a start-up and, for a hanging import, a wall-clock limit per check.
+    """
     checks = rubric.checks_of(part.number)
     result = PartResult(part)
     path = folder / f"{part.module}.py"
@@ -58,14 +65,23 @@ def grade_part(
         return _fail_all(result, checks, result.problem)
     dependencies = {name: importlib.import_module(f"solutions.{name}") for name in part.depends}
     start = time.monotonic()
+    load_failure: str | None = None
     with Sandbox(folder, [part.module], dependencies, limits, hide=hide, isolate=isolate) as box:
         for check in checks:
-            if time.monotonic() - start > PART_BUDGET_S:
-                message = f"not run: part {part.number} used up its {PART_BUDGET_S:g} s"
+            if load_failure is not None:
+                result.results.append(CheckResult(check, False, load_failure))
+                continue
+            if time.monotonic() - start > budget_s:
+                message = f"not run: part {part.number} used up its {budget_s:g} s"
                 result.results.append(CheckResult(check, False, message))
                 continue
             try:
                 module = box.module(part.module)
+            except SandboxError as error:
+                load_failure = str(error)
+                result.results.append(CheckResult(check, False, load_failure))
+                continue
+            try:
                 box.reset()
             except SandboxError as error:
                 result.results.append(CheckResult(check, False, str(error)))
@@ -87,6 +103,7 @@ def grade(
     isolate: bool = True,
     hide: tuple[Path, ...] = (),
     rubric: Rubric | None = None,
+    budget_s: float = PART_BUDGET_S,
 ) -> Report:
     """Grade ``submission`` (a folder, a zip, or a folder of notebooks).
 
@@ -98,6 +115,7 @@ def grade(
             the grader has the privileges to.
         hide: folders the student's code must not see (the results file's, for one).
         rubric: the rubric (the course's when None).
+        budget_s: wall-clock seconds each part may use in all (:func:`grade_part`).
     """
     profiles.use("grading")
     rubric = rubric or load_rubric()
@@ -114,6 +132,7 @@ def grade(
             ]
             return Report(parts_results, time.monotonic() - start, [str(error)])
         results = [
-            grade_part(part, prepared.folder, rubric, limits, isolate, hide) for part in selected
+            grade_part(part, prepared.folder, rubric, limits, isolate, hide, budget_s)
+            for part in selected
         ]
     return Report(results, time.monotonic() - start, prepared.problems)

@@ -1,0 +1,155 @@
+"""How fast the grader is (``make bench-grader``).
+
+Two figures, both against the budgets of issue 6 on the course's 2-core CPU:
+
+1. the wall-clock time to grade the full reference submission (``solutions/``), every part
+   of the rubric, as ``python -m autograder grade`` does it: budget 60 s;
+2. batch grading of 20 submissions (reference, untouched stubs and half-done work, mixed)
+   with ``--jobs 1`` and then ``--jobs 2``, in the same run on the same submissions: the
+   throughput ratio, target at least 1.7.
+
+    python -m benchmarks.grader                      # both
+    python -m benchmarks.grader --skip-batch         # the reference grade only
+    python -m benchmarks.grader --batch-parts 1 2 4 --submissions 20
+
+The per-part and slowest-check times of the reference grade are printed too: they say where
+to look when the budget is missed. The summary at the end is what ``docs/benchmarks.md``
+records.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import torch
+
+from autograder import batch, grade
+from autograder.rubric import load_rubric
+
+ROOT = Path(__file__).resolve().parent.parent
+GRADE_BUDGET_S = 60.0
+TARGET_RATIO = 1.7
+KINDS = ("reference", "stubs", "half-done")
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "unknown"
+
+
+def time_reference_grade() -> tuple[float, float, float, list[str]]:
+    """Grade ``solutions/`` on every part; seconds, score, maximum and a per-part report."""
+    rubric = load_rubric()
+    start = time.perf_counter()
+    report = grade.grade(ROOT / "solutions")
+    seconds = time.perf_counter() - start
+    lines = []
+    for part in report.parts:
+        spent = sum(r.seconds for r in part.results)
+        slowest = max(part.results, key=lambda r: r.seconds, default=None)
+        slow = f", slowest {slowest.check.id} {slowest.seconds:.1f} s" if slowest else ""
+        lines.append(
+            f"  part {part.part.number} {part.part.module:<18} {part.score:g}/"
+            f"{rubric.points(part.part.number):g} points, checks {spent:.1f} s{slow}"
+        )
+    available = sum(rubric.points(n) for n in rubric.parts)
+    return seconds, report.score, available, lines
+
+
+def make_submissions(folder: Path, count: int) -> dict[str, int]:
+    """``count`` submissions in ``folder``, the kinds in turn; how many of each kind."""
+    ignore = shutil.ignore_patterns("__pycache__")
+    made = dict.fromkeys(KINDS, 0)
+    for index in range(count):
+        kind = KINDS[index % len(KINDS)]
+        target = folder / f"student{index:02d}-{kind}"
+        source = ROOT / ("solutions" if kind == "reference" else "assignments")
+        shutil.copytree(source, target, ignore=ignore)
+        if kind == "half-done":
+            # The first two parts done, the rest the stubs.
+            for module in ("softmax_attention", "qkv"):
+                shutil.copy2(ROOT / "solutions" / f"{module}.py", target / f"{module}.py")
+        made[kind] += 1
+    return made
+
+
+def time_batch(folder: Path, jobs: int, parts: list[int] | None, out: Path) -> float:
+    """Seconds to batch-grade ``folder`` from scratch with ``jobs`` processes."""
+    start = time.perf_counter()
+    batch.run_batch(folder, out / "grades.csv", jobs=jobs, parts=parts, progress=False)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--submissions", type=int, default=20)
+    parser.add_argument(
+        "--batch-parts",
+        type=int,
+        nargs="*",
+        default=None,
+        help="parts graded in the batch benchmark (default: every part)",
+    )
+    parser.add_argument("--skip-grade", action="store_true")
+    parser.add_argument("--skip-batch", action="store_true")
+    args = parser.parse_args(argv)
+
+    summary = [
+        f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}, "
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs ({platform.processor() or 'cpu'}), "
+        f"load average at start {_load()}"
+    ]
+    if not args.skip_grade:
+        seconds, score, available, lines = time_reference_grade()
+        print("reference grade, every part:", *lines, sep="\n")
+        verdict = "within" if seconds <= GRADE_BUDGET_S else "OVER"
+        summary.append(
+            f"full reference grade: {seconds:.1f} s ({score:g}/{available:g} points), "
+            f"{verdict} the {GRADE_BUDGET_S:g} s budget"
+        )
+    if not args.skip_batch:
+        with tempfile.TemporaryDirectory(prefix="bench-grader-") as scratch:
+            folder = Path(scratch) / "submissions"
+            folder.mkdir()
+            made = make_submissions(folder, args.submissions)
+            one = time_batch(folder, 1, args.batch_parts, Path(scratch) / "jobs1")
+            two = time_batch(folder, 2, args.batch_parts, Path(scratch) / "jobs2")
+        ratio = one / two
+        kinds = ", ".join(f"{n} {kind}" for kind, n in made.items())
+        parts = " ".join(map(str, args.batch_parts)) if args.batch_parts else "all"
+        verdict = "meets" if ratio >= TARGET_RATIO else "MISSES"
+        summary += [
+            f"batch of {args.submissions} submissions ({kinds}), parts {parts}:",
+            f"  --jobs 1: {one:.1f} s ({args.submissions / one * 60:.1f} submissions/min)",
+            f"  --jobs 2: {two:.1f} s ({args.submissions / two * 60:.1f} submissions/min)",
+            f"  throughput ratio {ratio:.2f}x, {verdict} the {TARGET_RATIO}x target",
+        ]
+    summary.append(f"load average at the end {_load()}")
+    print("\n".join(summary))
+
+
+if __name__ == "__main__":
+    main()

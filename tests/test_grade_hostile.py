@@ -1,0 +1,236 @@
+"""Crafted hostile submissions, graded end to end by :func:`autograder.grade.grade`.
+
+Each case is a hostile ``qkv.py`` (part 2) handed in beside the reference ``masks.py``
+(part 4, the honest work). Whatever the hostile module does, the grader must finish, give
+part 2 no more than its honest work (none of these answers part 2 correctly: 0), explain
+every part-2 verdict, keep part 4's full marks, and write a valid Gradescope results.json.
+``tests/test_sandbox.py`` tests the same submissions one level down, at the sandbox.
+
+The limits are small so that a looping case costs seconds, not minutes: a request may run
+``LIMITS.wall_s`` seconds and a part ``BUDGET_S`` seconds in all. The part budget is what
+the honest part 4 needs on a busy 2-core machine, with room to spare; it is also what a
+submission that hangs or dies in every check costs at most.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from autograder import grade, notebooks, results
+from autograder.results import Report
+from autograder.rubric import load_rubric
+from autograder.sandbox import Limits
+
+from .test_grade import validate_gradescope
+
+ROOT = Path(__file__).resolve().parent.parent
+SUBMISSIONS = Path(__file__).parent / "submissions"
+RUBRIC = load_rubric()
+HOSTILE, HONEST = 2, 4
+LIMITS = Limits(wall_s=2.0, startup_s=60.0, cpu_s=60, memory_mb=4096, check_s=8.0)
+BUDGET_S = 45.0
+OUTLIVE_MARKER = "autograder-hostile-outlive-the-part"
+EVIL_PICKLE_MARKER = Path("/tmp/evil_pickle_ran")
+
+
+@dataclass(frozen=True)
+class Case:
+    """What grading one crafted submission must show.
+
+    Attributes:
+        says: a phrase the message of the first part-2 check contains (the cause, in words).
+        problem: a phrase the report's submission-level problems contain, if any.
+        build: makes the submission from the crafted case folder and ``tmp``; the default
+            copies the case's ``qkv.py`` beside the reference ``masks.py``.
+        honest_part4: whether part 4's honest work reaches the grader (full marks expected).
+        needs_root: the protection it tests needs root (a mount namespace, a uid of its
+            own); without root the test only asks that the report says it was not applied.
+    """
+
+    says: str
+    problem: str | None = None
+    build: Callable[[Path, Path], Path] | None = None
+    honest_part4: bool = True
+    needs_root: bool = False
+
+
+def with_honest_masks(case: Path, tmp: Path) -> Path:
+    """The folder ``qkv.py`` (crafted) + ``masks.py`` (the reference)."""
+    folder = tmp / "submission"
+    folder.mkdir()
+    shutil.copy2(case / "qkv.py", folder / "qkv.py")
+    shutil.copy2(ROOT / "solutions" / "masks.py", folder / "masks.py")
+    return folder
+
+
+def notebooks_with_a_broken_one(case: Path, tmp: Path) -> Path:
+    """A folder of notebooks: part 2's is not JSON, part 4's is the reference notebook."""
+    folder = tmp / "notebooks"
+    folder.mkdir()
+    shutil.copy2(case / "part2_qkv.ipynb", folder / "part2_qkv.ipynb")
+    part = RUBRIC.parts[HONEST]
+    nbformat.write(
+        notebooks.build_notebook(part, RUBRIC), folder / f"{notebooks.notebook_name(part)}.ipynb"
+    )
+    return folder
+
+
+def zip_escaping_its_folder(case: Path, tmp: Path) -> Path:
+    """A zip of the honest ``masks.py`` and a ``qkv.py`` stored as ``../../qkv.py``."""
+    archive = tmp / "submission.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.write(ROOT / "solutions" / "masks.py", "work/masks.py")
+        handle.write(ROOT / "solutions" / "qkv.py", "../../qkv.py")
+    return archive
+
+
+CASES: dict[str, Case] = {
+    "syntax_error": Case(says="SyntaxError"),
+    "import_error": Case(says="attention_helpers_that_do_not_exist"),
+    "missing_function": Case(says="scaled_dot_product_attention"),
+    "raises_custom": Case(says="ShapeError"),
+    "loop_at_import": Case(says="wall-clock limit"),
+    "loop_in_call": Case(says="wall-clock limit"),
+    "huge_allocation": Case(says="memory"),
+    "exit_at_import": Case(says="exited with code 3"),
+    "exit_in_call": Case(says="exited with code 5"),
+    "fake_output": Case(says=""),
+    "monkeypatch": Case(says=""),
+    "forge_answers": Case(says=""),
+    "garbage_on_channel": Case(says="cannot accept"),
+    "print_flood": Case(says="file"),
+    "evil_pickle": Case(says=""),
+    "steal_solution": Case(says="could not read the reference solution", needs_root=True),
+    "outlive_the_part": Case(says="", needs_root=True),
+    "broken_notebook": Case(
+        says="no qkv.py", problem="not a valid notebook", build=notebooks_with_a_broken_one
+    ),
+    "zip_escaping_its_folder": Case(
+        says="escapes its folder",
+        problem="escapes its folder",
+        build=zip_escaping_its_folder,
+        # The zip is refused whole (autograder/submission.py), honest work included.
+        honest_part4=False,
+    ),
+}
+"""Every crafted case and what its grade must show; ``says`` "" only asks for a message."""
+
+
+def survivors(marker: str) -> list[int]:
+    """Processes whose command line holds ``marker``."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker.encode() in cmdline and state != "Z":
+            found.append(int(entry))
+    return found
+
+
+@pytest.fixture
+def results_file(tmp_path: Path) -> Path:
+    """A results.json already written (by an earlier run), in a folder hidden from the worker."""
+    path = tmp_path / "results" / "results.json"
+    path.parent.mkdir()
+    path.write_text('{"score": 0.0, "tests": []}\n')
+    return path
+
+
+@pytest.fixture
+def grader_state():
+    """The grader's own torch/numpy/builtins, to prove no submission changed them."""
+    return (torch.allclose, torch.equal, np.allclose, abs, all, torch.Tensor.__eq__)
+
+
+def grade_case(name: str, tmp_path: Path, results_file: Path) -> tuple[Report, dict]:
+    case = CASES[name]
+    build = case.build or with_honest_masks
+    submission = build(SUBMISSIONS / name, tmp_path)
+    report = grade.grade(
+        submission,
+        parts=(HOSTILE, HONEST),
+        limits=LIMITS,
+        hide=(results_file.parent,),
+        budget_s=BUDGET_S,
+    )
+    return report, results.gradescope(report)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_a_crafted_submission_scores_no_more_than_its_honest_work(
+    name, tmp_path, results_file, grader_state, capfd
+):
+    case = CASES[name]
+    EVIL_PICKLE_MARKER.unlink(missing_ok=True)
+    before = {p: p.read_bytes() for p in (results_file, ROOT / "solutions" / "qkv.py")}
+    start = time.monotonic()
+    try:
+        report, data = grade_case(name, tmp_path, results_file)
+    finally:
+        # Only this case's processes carry the marker (another case may run beside it).
+        leftover = survivors(OUTLIVE_MARKER) if name == "outlive_the_part" else []
+        for pid in leftover:
+            os.kill(pid, signal.SIGKILL)
+    seconds = time.monotonic() - start
+    if case.needs_root and os.geteuid() != 0:
+        assert "protection not applied" in data["output"]
+        pytest.skip("without root the grader can only report that it is exposed")
+
+    # The run finished, in time, with both parts and a valid results.json.
+    validate_gradescope(json.loads(json.dumps(data)))
+    assert [p.part.number for p in report.parts] == [HOSTILE, HONEST]
+    assert seconds < 2 * BUDGET_S + 60, f"grading took {seconds:.0f} s"
+    per_part = report.per_part()
+
+    # Part 2: zero, and every check says why.
+    hostile = report.parts[0]
+    assert per_part[HOSTILE] == 0, [r.check.id for r in hostile.results if r.passed]
+    assert len(hostile.results) == len(RUBRIC.checks_of(HOSTILE))
+    assert all(r.message.strip() for r in hostile.results)
+    assert all(t["output"].strip() for t in data["tests"] if t["number"].startswith("2."))
+    assert case.says in hostile.results[0].message, hostile.results[0].message
+    if case.problem:
+        assert any(case.problem in p for p in report.problems), report.problems
+
+    # Part 4: the honest work keeps its marks.
+    if case.honest_part4:
+        assert per_part[HONEST] == RUBRIC.points(HONEST), [
+            (r.check.id, r.message) for r in report.parts[1].results if not r.passed
+        ]
+    else:
+        assert per_part[HONEST] == 0
+
+    # Nothing escaped the worker: no process, no file, no change to the grader's modules.
+    assert not leftover, f"processes outlived the part: {leftover}"
+    assert all(p.read_bytes() == content for p, content in before.items())
+    assert not EVIL_PICKLE_MARKER.exists(), "the grader unpickled the submission's object"
+    assert (torch.allclose, torch.equal, np.allclose, abs, all, torch.Tensor.__eq__) == grader_state
+    assert not torch.allclose(torch.zeros(1), torch.ones(1))
+    printed = capfd.readouterr()
+    assert "42 passed" not in printed.out + printed.err, "the submission's output reached ours"
+    assert '"score": 100' not in json.dumps(data)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the protections need root (see docs/grading.md)")
+def test_the_grader_reports_no_unapplied_protection_as_root(tmp_path, results_file):
+    report, data = grade_case("steal_solution", tmp_path, results_file)
+    assert not any(p.notes for p in report.parts), [p.notes for p in report.parts]
+    assert "protection not applied" not in data["output"]
