@@ -93,13 +93,6 @@ bench-grader: $(STAMP)
 
 bench: bench-tasks bench-grader
 
-# The grader's speed: the full reference grade and batch --jobs 1 vs 2 (docs/benchmarks.md).
-.PHONY: bench-grader bench
-bench-grader: $(STAMP)
-	$(PY) -m benchmarks.grader
-
-bench: bench-tasks bench-grader
-
 clean:
 	rm -rf build .pytest_cache .hypothesis
 
