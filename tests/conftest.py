@@ -43,6 +43,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "nbgrader: end-to-end tests driving nbgrader")
     profile = os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
     profiles.use(profile)
+    # The checks run many tiny tensor operations: one thread does them fastest, and a second
+    # thread only waits for the other core when the machine is busy.
+    torch.set_num_threads(1)
     config.pluginmanager.register(ScoreTable(config.getoption("--impl")), "course-score-table")
 
 
