@@ -99,7 +99,9 @@ def main() -> None:
         for seed in args.seeds:
             result = run(name, seed)
             results.append(result)
-            extra = f"  {result['4-digit']=}, {result['5-digit']=}" if "4-digit" in result else ""
+            extra = ""
+            if "4-digit" in result:
+                extra = f"; 4 digits: {result['4-digit']}; 5 digits: {result['5-digit']}"
             print(
                 f"{name} seed {seed}: {result['exact_match']:.3f} exact match after "
                 f"{result['steps']} steps, {result['seconds']:.1f} s of training "
