@@ -71,9 +71,10 @@ def time_reference_grade() -> tuple[float, float, float, list[str]]:
         spent = sum(r.seconds for r in part.results)
         slowest = max(part.results, key=lambda r: r.seconds, default=None)
         slow = f", slowest {slowest.check.id} {slowest.seconds:.1f} s" if slowest else ""
+        # Bonus points come on top of the part's total (rubric.points leaves them out).
         lines.append(
-            f"  part {part.part.number} {part.part.module:<18} {part.score:g}/"
-            f"{rubric.points(part.part.number):g} points, checks {spent:.1f} s{slow}"
+            f"  part {part.part.number} {part.part.module:<18} {part.score:g} points "
+            f"(total {rubric.points(part.part.number):g} + bonus), checks {spent:.1f} s{slow}"
         )
     available = sum(rubric.points(n) for n in rubric.parts)
     return seconds, report.score, available, lines
@@ -127,7 +128,8 @@ def main(argv: list[str] | None = None) -> None:
         print("reference grade, every part:", *lines, sep="\n")
         verdict = "within" if seconds <= GRADE_BUDGET_S else "OVER"
         summary.append(
-            f"full reference grade: {seconds:.1f} s ({score:g}/{available:g} points), "
+            f"full reference grade: {seconds:.1f} s ({score:g} points, {available:g} "
+            f"without bonus), "
             f"{verdict} the {GRADE_BUDGET_S:g} s budget"
         )
     if not args.skip_batch:
