@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs score readme student-bundle gradescope grade batch gpu-check \
+.PHONY: venv test lint stubs check-stubs score readme figures student-bundle gradescope grade batch gpu-check \
 	demo clean
 .PHONY: datasets train bench-tasks
 
@@ -61,6 +61,10 @@ grade: $(STAMP)
 # make batch SUBMISSIONS=folder JOBS=2
 batch: $(STAMP)
 	$(PY) -m autograder batch $(SUBMISSIONS) --out $(or $(OUT),build/grades.csv) --jobs $(or $(JOBS),2)
+
+# One page per part for students, with its key figure (docs/parts/, docs/figures/)
+figures: $(STAMP)
+	$(PY) -m autograder.figures
 
 # README.md's table of parts and points, from rubric.toml
 readme: $(STAMP)
