@@ -110,13 +110,16 @@ def main() -> int:
     print(header)
     print("-" * len(header))
     for number, part in rubric.parts.items():
+        bonus = sum(c.points for c in rubric.checks_of(number) if c.bonus)
+        points = f"{rubric.points(number):g}" + (f"+{bonus:g}" if bonus else "")
         cells = [grader.get(who, {}).get(number, 0.0) for who in ("reference", "blank")] + [
             nb_scores.get(who, {}).get(number, float("nan")) for who in ("reference", "blank")
         ]
         print(
-            f"{number} {part.module:<22}{rubric.points(number):>7g}{cells[0]:>13g}{cells[1]:>7g}"
+            f"{number} {part.module:<22}{points:>7}{cells[0]:>13g}{cells[1]:>7g}"
             f"{cells[2]:>15g}{cells[3]:>7g}"
         )
+    print("(points: the part's total, + its bonus)")
     summary = {"grader": grader, "nbgrader": nb_scores}
     (OUT / "scores.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n== What was written")
