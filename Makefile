@@ -64,7 +64,7 @@ batch: $(STAMP)
 
 # One page per part for students, with its key figure (docs/parts/, docs/figures/)
 figures: $(STAMP)
-	$(PY) -m autograder.figures
+	$(PY) -m autograder.figures $(if $(PAGES_ONLY),--pages-only)
 
 # README.md's table of parts and points, from rubric.toml
 readme: $(STAMP)

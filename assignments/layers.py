@@ -18,7 +18,8 @@ Shapes: ``x`` ``(B, T, d_model)``; ``memory`` ``(B, S, d_model)``.
 
 Not allowed here: ``torch.nn.LayerNorm``, ``torch.nn.functional.layer_norm``,
 ``torch.nn.TransformerEncoderLayer``, ``torch.nn.TransformerDecoderLayer``,
-``torch.nn.MultiheadAttention``.
+``torch.nn.MultiheadAttention``, nor their relatives (group norm, ``torch.nn.Transformer``;
+``rubric.toml`` lists them all).
 """
 
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class LayerNorm(nn.Module):
         check_tensor("x", x, min_dim=1)
         if x.shape[-1] != self.d_model:
             raise ValueError(f"x must end with d_model={self.d_model}, got {tuple(x.shape)}")
+        # HINT: the variance is the mean squared deviation (no n - 1), and eps goes inside sqrt.
         # YOUR CODE HERE
         raise NotImplementedError("LayerNorm.forward is not implemented yet")
 
@@ -101,6 +103,7 @@ class SublayerConnection(nn.Module):
         self, x: torch.Tensor, sublayer: Callable[[torch.Tensor], torch.Tensor]
     ) -> torch.Tensor:
         """``x`` ``(B, T, d_model)`` plus the sublayer's output on the normalised ``x``."""
+        # HINT: normalise first, add the untouched x back last.
         # YOUR CODE HERE
         raise NotImplementedError("SublayerConnection.forward is not implemented yet")
 
@@ -172,5 +175,6 @@ class DecoderLayer(nn.Module):
         ``(B, S, d_model)`` (``src_mask``) -> ``(B, T, d_model)``."""
         check_tensor("x", x, min_dim=3, max_dim=3)
         check_tensor("memory", memory, min_dim=3, max_dim=3)
+        # HINT: in cross-attention the queries come from x, the keys and values from memory.
         # YOUR CODE HERE
         raise NotImplementedError("DecoderLayer.forward is not implemented yet")

@@ -129,6 +129,7 @@ def apply_rotary(
             f"positions must have shape ({x.shape[-2]},) to match x {tuple(x.shape)}, "
             f"got {tuple(positions.shape)}"
         )
+    # HINT: with c = cos(angle), s = sin(angle) per pair, (a, b) becomes (a*c - b*s, a*s + b*c).
     # YOUR CODE HERE
     raise NotImplementedError("apply_rotary is not implemented yet")
 
@@ -156,5 +157,6 @@ class RelativePositionBias(nn.Module):
         """The bias for every (head, query, key), ``(1, num_heads, query_len, key_len)``."""
         check_positive("query_len", query_len)
         check_positive("key_len", key_len)
+        # HINT: offsets[q, k] = k - q, clamped, then shifted by max_distance to index rows.
         # YOUR CODE HERE
         raise NotImplementedError("RelativePositionBias.forward is not implemented yet")

@@ -105,15 +105,20 @@ def page(part: Part, rubric: Rubric, figures: list[str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Draw the figures and write the pages; ``--pages-only`` keeps the figures as they are."""
+    pages_only = "--pages-only" in (sys.argv[1:] if argv is None else argv)
     rubric = load_rubric()
     PAGES.mkdir(parents=True, exist_ok=True)
     FIGURES.mkdir(parents=True, exist_ok=True)
     index = ["# The parts", ""]
     for part in rubric.parts.values():
-        figures = draw(part, rubric)
-        if part.module == "tasks":
-            figures += training_figures()
+        if pages_only:
+            figures = [p.name for p in FIGURES.glob(f"part{part.number}*.png")]
+        else:
+            figures = draw(part, rubric)
+            if part.module == "tasks":
+                figures += training_figures()
         (PAGES / f"part{part.number}.md").write_text(page(part, rubric, figures))
         index.append(f"- [Part {part.number}: {part.title}](part{part.number}.md)")
         print(f"docs/parts/part{part.number}.md ({', '.join(figures) or 'no figure'})")
