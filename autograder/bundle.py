@@ -26,7 +26,7 @@ RUNTIME = [
     "autograder/runner.py",
     "autograder/shortcuts.py",
     "tests/__init__.py",
-    "tests/conftest.py",
+    "conftest.py",
     "tests/harness.py",
     "tests/reference.py",
     "tests/strategies.py",

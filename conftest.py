@@ -24,7 +24,7 @@ from autograder.rubric import load_rubric
 from autograder.runner import explain
 
 RUBRIC = load_rubric()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
