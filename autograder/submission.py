@@ -1,8 +1,9 @@
 """Turn what a student handed in into a folder of module files, without trusting it.
 
 A submission is a folder of module files (``qkv.py``, ...), a zip of them, or a folder of
-the part notebooks. Zips are unpacked member by member: absolute paths, ``..``, links and
-oversized members are refused, so no file lands outside the scratch folder. Notebooks
+the part notebooks. Zips are unpacked member by member: a member with an absolute path, a
+``..``, a link or an oversized body is left out (and reported), so no file lands outside the
+scratch folder and the rest of the work is still graded. Notebooks
 become module files through the notebook generator's extractor.
 """
 
@@ -33,8 +34,11 @@ class Prepared:
     problems: list[str] = field(default_factory=list)
 
 
-def _safe_members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PurePosixPath]]:
-    members = []
+def _safe_members(
+    archive: zipfile.ZipFile,
+) -> tuple[list[tuple[zipfile.ZipInfo, PurePosixPath]], list[str]]:
+    """The members that may be unpacked, and why each of the others was left out."""
+    members, problems = [], []
     total = 0
     for info in archive.infolist():
         name = PurePosixPath(info.filename)
@@ -42,31 +46,32 @@ def _safe_members(archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, PureP
             continue
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            raise SubmissionError(f"the zip holds a symbolic link ({info.filename}): refused")
-        if name.is_absolute() or ".." in name.parts or ":" in info.filename:
-            raise SubmissionError(
-                f"the zip holds a path that escapes its folder ({info.filename}): refused"
-            )
-        if info.file_size > MAX_MEMBER_BYTES:
-            raise SubmissionError(f"{info.filename} is larger than {MAX_MEMBER_BYTES} bytes")
-        total += info.file_size
-        if total > MAX_TOTAL_BYTES:
-            raise SubmissionError(f"the zip unpacks to more than {MAX_TOTAL_BYTES} bytes")
-        members.append((info, name))
-    return members
+            problems.append(f"the zip holds a symbolic link ({info.filename}): left out")
+        elif name.is_absolute() or ".." in name.parts or ":" in info.filename:
+            problems.append(f"{info.filename} escapes its folder in the zip: left out")
+        elif info.file_size > MAX_MEMBER_BYTES:
+            problems.append(f"{info.filename} is larger than {MAX_MEMBER_BYTES} bytes: left out")
+        elif total + info.file_size > MAX_TOTAL_BYTES:
+            problems.append(f"{info.filename}: the zip unpacks to over {MAX_TOTAL_BYTES} bytes")
+        else:
+            total += info.file_size
+            members.append((info, name))
+    return members, problems
 
 
-def unpack_zip(archive_path: Path, destination: Path) -> None:
-    """Unpack ``archive_path`` into ``destination``, refusing anything that escapes it."""
+def unpack_zip(archive_path: Path, destination: Path) -> list[str]:
+    """Unpack ``archive_path`` into ``destination``; returns what was left out and why."""
     try:
         with zipfile.ZipFile(archive_path) as archive:
-            for info, name in _safe_members(archive):
+            members, problems = _safe_members(archive)
+            for info, name in members:
                 target = destination.joinpath(*name.parts)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 with archive.open(info) as source, target.open("wb") as sink:
                     shutil.copyfileobj(source, sink, MAX_MEMBER_BYTES)
     except zipfile.BadZipFile as error:
         raise SubmissionError(f"{archive_path.name} is not a valid zip file: {error}") from None
+    return problems
 
 
 def _module_folder(root: Path, modules: set[str]) -> Path:
@@ -83,8 +88,9 @@ def prepare(submission: Path, scratch: Path, rubric: Rubric) -> Prepared:
     destination.mkdir(parents=True)
     raw = scratch / "raw"
     raw.mkdir()
+    left_out: list[str] = []
     if submission.is_file() and submission.suffix == ".zip":
-        unpack_zip(submission, raw)
+        left_out = unpack_zip(submission, raw)
     elif submission.is_dir():
         for path in submission.rglob("*"):
             if path.is_symlink() or not path.is_file():
@@ -94,7 +100,7 @@ def prepare(submission: Path, scratch: Path, rubric: Rubric) -> Prepared:
             shutil.copyfile(path, target)
     else:
         raise SubmissionError(f"{submission} is neither a folder nor a .zip file")
-    prepared = Prepared(destination)
+    prepared = Prepared(destination, left_out)
     source = _module_folder(raw, modules)
     notebooks = sorted(raw.rglob("*.ipynb"))
     if not any((source / f"{m}.py").is_file() for m in modules) and notebooks:

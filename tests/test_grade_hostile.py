@@ -55,7 +55,6 @@ class Case:
         problem: a phrase the report's submission-level problems contain, if any.
         build: makes the submission from the crafted case folder and ``tmp``; the default
             copies the case's ``qkv.py`` beside the reference ``masks.py``.
-        honest_part4: whether part 4's honest work reaches the grader (full marks expected).
         needs_root: the protection it tests needs root (a mount namespace, a uid of its
             own); without root the test only asks that the report says it was not applied.
     """
@@ -63,7 +62,6 @@ class Case:
     says: str
     problem: str | None = None
     build: Callable[[Path, Path], Path] | None = None
-    honest_part4: bool = True
     needs_root: bool = False
 
 
@@ -119,11 +117,7 @@ CASES: dict[str, Case] = {
         says="no qkv.py", problem="not a valid notebook", build=notebooks_with_a_broken_one
     ),
     "zip_escaping_its_folder": Case(
-        says="escapes its folder",
-        problem="escapes its folder",
-        build=zip_escaping_its_folder,
-        # The zip is refused whole (autograder/submission.py), honest work included.
-        honest_part4=False,
+        says="no qkv.py", problem="escapes its folder", build=zip_escaping_its_folder
     ),
 }
 """Every crafted case and what its grade must show; ``says`` "" only asks for a message."""
@@ -211,12 +205,9 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
         assert any(case.problem in p for p in report.problems), report.problems
 
     # Part 4: the honest work keeps its marks.
-    if case.honest_part4:
-        assert per_part[HONEST] == RUBRIC.points(HONEST), [
-            (r.check.id, r.message) for r in report.parts[1].results if not r.passed
-        ]
-    else:
-        assert per_part[HONEST] == 0
+    assert per_part[HONEST] == RUBRIC.points(HONEST), [
+        (r.check.id, r.message) for r in report.parts[1].results if not r.passed
+    ]
 
     # Nothing escaped the worker: no process, no file, no change to the grader's modules.
     assert not leftover, f"processes outlived the part: {leftover}"
