@@ -78,13 +78,17 @@ def _student_bundle(arguments: argparse.Namespace) -> int:
 
 def _grade(arguments: argparse.Namespace) -> int:
     from . import grade, results
+    from .sandbox import Limits
 
     out = arguments.out.resolve()
+    limits = Limits(wall_s=arguments.wall_s, cpu_s=arguments.cpu_s, memory_mb=arguments.memory_mb)
     report = grade.grade(
         arguments.submission,
         parts=arguments.parts,
+        limits=limits,
         isolate=not arguments.no_isolation,
         hide=(out.parent,),
+        budget_s=arguments.part_budget_s,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results.gradescope(report), indent=2) + "\n", encoding="utf-8")
@@ -141,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     grade.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
     grade.add_argument(
         "--no-isolation", action="store_true", help="no namespace or unprivileged user"
+    )
+    grade.add_argument("--wall-s", type=float, default=30.0, help="seconds per call (30)")
+    grade.add_argument("--cpu-s", type=int, default=600, help="CPU seconds per part (600)")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="memory per part (4096)")
+    grade.add_argument(
+        "--part-budget-s", type=float, default=900.0, help="wall seconds per part in all (900)"
     )
     grade.set_defaults(run=_grade)
     many = commands.add_parser("batch", help="grade a folder of submissions in parallel")
