@@ -42,6 +42,38 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_FILES = ("remote.py", "worker.py")
 SHARED_WRITABLE = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 """World-writable folders: covered with empty ones, so no submission leaves files for another."""
+SYSTEM_DIRS = frozenset(
+    {
+        "bin",
+        "boot",
+        "dev",
+        "etc",
+        "lib",
+        "lib32",
+        "lib64",
+        "libx32",
+        "opt",
+        "proc",
+        "run",
+        "sbin",
+        "sys",
+        "usr",
+        "var",
+    }
+)
+"""Top-level folders a worker may see. Every other one (/home, /root, /work, /srv, /mnt, ...)
+is covered: another copy of the course elsewhere on the machine must stay out of reach too."""
+
+
+def _other_top_level_dirs() -> list[str]:
+    """The top-level folders that are not system folders (they may hold anyone's files)."""
+    try:
+        names = os.listdir("/")
+    except OSError:
+        return []
+    return [f"/{name}" for name in names if name not in SYSTEM_DIRS and os.path.isdir(f"/{name}")]
+
+
 """What the worker imports from this package (copied: the repository itself is hidden)."""
 
 
@@ -319,7 +351,13 @@ class Sandbox:
             "parent": os.getpid(),
             "uid": self.uid,
             # The grader's files, and every folder other submissions could also write to.
-            "hide": [str(ROOT), str(Path.home()), *SHARED_WRITABLE, *self.hide],
+            "hide": [
+                str(ROOT),
+                str(Path.home()),
+                *SHARED_WRITABLE,
+                *_other_top_level_dirs(),
+                *self.hide,
+            ],
             "keep_read_only": sorted(
                 {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent), *self.readable}
             ),
