@@ -15,6 +15,9 @@ from autograder.loader import load_implementation
 from autograder.rubric import load_rubric
 from autograder.runner import check_function, run_check
 
+# The mistakes overflow and divide by zero on purpose: their warnings are expected.
+pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning", "ignore::UserWarning")
+
 RUBRIC = load_rubric()
 SOLUTIONS = Path(__file__).resolve().parent.parent / "solutions"
 
