@@ -23,7 +23,6 @@ import argparse
 import os
 import platform
 import shutil
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -33,24 +32,12 @@ import torch
 
 from autograder import batch, grade
 from autograder.rubric import load_rubric
+from benchmarks import commit
 
 ROOT = Path(__file__).resolve().parent.parent
 GRADE_BUDGET_S = 60.0
 TARGET_RATIO = 1.7
 KINDS = ("reference", "stubs", "half-done")
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def _load() -> str:
@@ -119,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     summary = [
-        f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {_commit()}, "
+        f"date {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit()}, "
         f"torch {torch.__version__}, {os.cpu_count()} CPUs ({platform.processor() or 'cpu'}), "
         f"load average at start {_load()}"
     ]

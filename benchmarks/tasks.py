@@ -16,13 +16,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import platform
-import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
 
+from benchmarks import commit
 from solutions import tasks as T
 from solutions import training
 
@@ -38,19 +38,6 @@ BENCHMARKS: dict[str, tuple[float, int]] = {
     "addition": (120.0, 200),
     "parser": (180.0, 250),
 }
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 def run(name: str, seed: int) -> dict[str, object]:
@@ -110,7 +97,7 @@ def main() -> None:
             )
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"Measured {stamp}, commit {_commit()}, {platform.processor() or platform.machine()}, "
+        f"Measured {stamp}, commit {commit()}, {platform.processor() or platform.machine()}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} threads.",
         "",
         "| task | seed | parameters | steps | training time | exact match | budget | within |",

@@ -35,3 +35,12 @@ def empty_rows(mask: torch.Tensor | None, scores_shape: tuple[int, ...]) -> torc
     if mask is None:
         return torch.zeros((*scores_shape[:-1], 1), dtype=torch.bool)
     return ~mask.expand(scores_shape).any(-1, keepdim=True)
+
+
+def expected_encoding(max_len: int, d_model: int) -> torch.Tensor:
+    """The paper's formula in float64: sin on even columns, cos on odd ones."""
+    position = torch.arange(max_len, dtype=torch.float64)[:, None]
+    pair = torch.arange(d_model, dtype=torch.float64)[None, :] // 2
+    angle = position / 10000 ** (2 * pair / d_model)
+    even = torch.arange(d_model)[None, :] % 2 == 0
+    return torch.where(even, torch.sin(angle), torch.cos(angle))

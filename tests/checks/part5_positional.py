@@ -8,17 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
+from tests.reference import expected_encoding
 
 pytestmark = pytest.mark.part5
-
-
-def expected_encoding(max_len: int, d_model: int) -> torch.Tensor:
-    """The paper's formula in float64: sin on even columns, cos on odd ones."""
-    position = torch.arange(max_len, dtype=torch.float64)[:, None]
-    pair = torch.arange(d_model, dtype=torch.float64)[None, :] // 2
-    angle = position / 10000 ** (2 * pair / d_model)
-    even = torch.arange(d_model)[None, :] % 2 == 0
-    return torch.where(even, torch.sin(angle), torch.cos(angle))
 
 
 @given(max_len=strategies.dims(1, 40), d_model=strategies.dims(1, 17))

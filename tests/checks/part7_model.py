@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
+from tests.reference import expected_encoding
 
 pytestmark = pytest.mark.part7
 
@@ -239,11 +240,7 @@ def test_embeddings_scale_tokens_and_add_positions(model, device, config, seed):
         0, config["src_vocab_size"], (2, 5), generator=torch.Generator().manual_seed(seed)
     )
     d = config["d_model"]
-    position = torch.arange(5, dtype=torch.float64)[:, None]
-    pair = torch.arange(d, dtype=torch.float64)[None, :] // 2
-    angle = position / 10000 ** (2 * pair / d)
-    encoding = torch.where(torch.arange(d)[None, :] % 2 == 0, torch.sin(angle), torch.cos(angle))
-    expected = table[tokens] * math.sqrt(d) + encoding.float()
+    expected = table[tokens] * math.sqrt(d) + expected_encoding(5, d).float()
     harness.expect_close(
         embeddings(tokens.to(device)),
         expected,

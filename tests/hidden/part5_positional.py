@@ -6,7 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
-from tests.checks.part5_positional import expected_encoding
+from tests.reference import expected_encoding
 
 pytestmark = pytest.mark.part5
 
