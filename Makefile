@@ -22,7 +22,11 @@ venv: $(STAMP)
 $(STAMP): requirements.txt
 	@echo "Creating $(VENV) (first run only)..."
 ifeq ($(TORCH),system)
-	$(PYTHON) -m venv --system-site-packages $(VENV)
+	$(PYTHON) -m venv $(VENV)
+	@# A .pth file rather than --system-site-packages: it also reaches a torch that lives in
+	@# another virtual environment, as it does on many GPU images.
+	$(PYTHON) -c "import site; print('\n'.join(site.getsitepackages()))" \
+		> "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/system-torch.pth"
 else
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check torch==$(TORCH_VERSION)

@@ -117,9 +117,14 @@ def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = (
         return str(error) or "a function this check calls is not implemented yet"
     if isinstance(error, AssertionError):
         return f"assertion failed: {error}{example}"
-    return (
-        f"your code raised {type(error).__name__}: {error}{_student_frame(error, roots)}{example}"
-    )
+    frame = _student_frame(error, roots)
+    if not frame and (roots or getattr(error, "remote_traceback", None)):
+        return (
+            f"checking your result raised {type(error).__name__}: {error}{example}\n"
+            "No line of your code is in the traceback, so the fault may be in the check: "
+            "if your code looks right, show this message to your instructor."
+        )
+    return f"your code raised {type(error).__name__}: {error}{frame}{example}"
 
 
 def run_check(

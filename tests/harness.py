@@ -165,8 +165,8 @@ def expect_equal(actual: Any, expected: Any, what: str) -> torch.Tensor:
 def expect_rows_sum_to(value: Any, totals: Any, what: str, atol: float = 1e-4) -> torch.Tensor:
     """Every row (last dimension) of ``value`` sums to the matching entry of ``totals``."""
     result = expect_finite(value, what)
-    sums = result.double().sum(-1)
-    totals_t = torch.as_tensor(totals, dtype=torch.float64).expand_as(sums)
+    sums = result.detach().to("cpu", torch.float64).sum(-1)
+    totals_t = torch.as_tensor(totals).detach().to("cpu", torch.float64).expand_as(sums)
     off = (sums - totals_t).abs() > atol
     if off.any():
         index = tuple(int(i) for i in off.nonzero()[0])
