@@ -44,6 +44,8 @@ class TrainSettings:
         eval_every: evaluate on the held-out set every this many steps (0: only at the end).
         eval_size: how many held-out examples the periodic evaluations use (all at the end).
         stop_at: stop as soon as a periodic evaluation reaches this exact match (None: never).
+        precision: ``"auto"`` (bfloat16 autocast on CUDA and on CPUs with native bfloat16
+            arithmetic, float32 elsewhere), ``"float32"`` or ``"bfloat16"``.
     """
 
     steps: int = 2000
@@ -58,6 +60,7 @@ class TrainSettings:
     eval_size: int = 1000
     stop_at: float | None = None
     seed: int = 0
+    precision: str = "auto"
 
 
 @dataclass
@@ -94,10 +97,14 @@ MODELS: dict[str, dict] = {
     ),
 }
 SETTINGS: dict[str, TrainSettings] = {
-    "copy": TrainSettings(steps=1500, batch_size=64, lr=3e-3, warmup=30),
-    "copy-textbook": TrainSettings(steps=500, batch_size=40, lr=3e-3, warmup=20),
+    "copy": TrainSettings(steps=600, batch_size=64, lr=7e-3, warmup=10, label_smoothing=0.1),
+    "copy-textbook": TrainSettings(
+        steps=250, batch_size=40, lr=1e-2, warmup=10, label_smoothing=0.1
+    ),
     "addition": TrainSettings(steps=3000, batch_size=128, lr=2e-3, warmup=50),
-    "addition-textbook": TrainSettings(steps=800, batch_size=128, lr=1e-3, warmup=30),
+    "addition-textbook": TrainSettings(
+        steps=450, batch_size=128, lr=1e-3, warmup=30, label_smoothing=0.1
+    ),
     "parser": TrainSettings(steps=4000, batch_size=64, lr=2e-3, warmup=50, label_smoothing=0.1),
     "parser-textbook": TrainSettings(
         steps=40, batch_size=64, lr=3e-3, warmup=5, label_smoothing=0.1
@@ -106,7 +113,8 @@ SETTINGS: dict[str, TrainSettings] = {
 
 
 def build_model(task: T.Task, **overrides: object) -> Transformer:
-    """The task's Transformer (:data:`MODELS` with ``overrides`` applied)."""
+    """The task's Transformer (:data:`MODELS` with ``overrides`` applied), initialised for
+    training with every residual branch switched off (see :func:`zero_residual_branches`)."""
     fields = {
         **MODELS[task.name],
         "dropout": 0.0,
@@ -116,7 +124,22 @@ def build_model(task: T.Task, **overrides: object) -> Transformer:
         "pad_id": task.vocabulary.pad_id,
         **overrides,
     }
-    return Transformer(TransformerConfig(**fields))
+    return zero_residual_branches(Transformer(TransformerConfig(**fields)))
+
+
+def zero_residual_branches(model: Transformer) -> Transformer:
+    """Zero the last projection of every attention and feed-forward branch (``w_o`` and
+    ``linear2``), so that each layer starts as the identity.
+
+    The gradients of these projections are not zero, so the branches switch on in the first
+    steps; meanwhile the signal reaches every layer undisturbed. On the addition task this
+    cut the steps to 99% from about 600 to 400 (same seed and schedule).
+    """
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            if ".w_o." in name or ".linear2." in name:
+                parameter.zero_()
+    return model
 
 
 def _lr_factor(step: int, settings: TrainSettings) -> float:
@@ -128,11 +151,41 @@ def _lr_factor(step: int, settings: TrainSettings) -> float:
     return low + (1 - low) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def _autocast(device: torch.device) -> torch.autocast:
-    # Mixed precision only on CUDA: bfloat16 where supported (no loss scaling needed).
-    enabled = device.type == "cuda"
-    dtype = torch.bfloat16 if enabled and torch.cuda.is_bf16_supported() else torch.float16
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
+def _cpu_has_native_bfloat16() -> bool:
+    """Whether the CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX), on Linux."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def _autocast_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for ``precision`` on ``device`` (None: plain float32)."""
+    if precision not in ("auto", "float32", "bfloat16"):
+        raise ValueError(f"precision must be 'auto', 'float32' or 'bfloat16', got {precision!r}")
+    if precision == "float32":
+        return None
+    if device.type == "cuda":
+        # float16 where the GPU has no bfloat16; the loss is then scaled (see train).
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu" and (precision == "bfloat16" or _cpu_has_native_bfloat16()):
+        return torch.bfloat16
+    return None
+
+
+def available_device(name: str | torch.device) -> torch.device:
+    """``name`` as a device, or a ValueError saying why it cannot be used here."""
+    try:
+        device = torch.device(name)
+    except RuntimeError as error:
+        raise ValueError(f"device {str(name)!r} is not a torch device ({error})") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {str(name)!r} is not available: torch {torch.__version__} sees no CUDA "
+            "GPU here; train with --device cpu (make train DEVICE=cpu)"
+        )
+    return device
 
 
 def train(
@@ -156,7 +209,7 @@ def train(
     Returns:
         The :class:`History` of the run; ``model`` is trained in place.
     """
-    device = torch.device(device)
+    device = available_device(device)
     torch.manual_seed(settings.seed)
     model.to(device).train()
     heldout = T.load_eval_set(task.heldout)
@@ -173,20 +226,21 @@ def train(
         betas=(0.9, 0.98),
         eps=1e-9,
         weight_decay=0.0,
+        # One fused kernel for all parameters: on a small model the per-tensor loop of the
+        # default implementation costs as much as the arithmetic.
+        fused=device.type in ("cpu", "cuda"),
     )
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings))
+    autocast_dtype = _autocast_dtype(device, settings.precision)
     # Loss scaling is needed only for float16 autocast; bfloat16 and float32 do without.
-    scaler = torch.amp.GradScaler(
-        device.type,
-        enabled=device.type == "cuda" and not torch.cuda.is_bf16_supported(),
-    )
+    scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
     history = History()
     bar = tqdm(range(settings.steps), desc=task.name, disable=not progress, leave=False)
     for step in bar:
         started = time.perf_counter()
         source, target = (t.to(device, non_blocking=True) for t in next(batches))
         inputs, labels = T.teacher_forcing(target, task.vocabulary.pad_id)
-        with _autocast(device):
+        with torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None):
             logits = model(source, inputs)
         loss = F.cross_entropy(
             logits.float().flatten(0, 1),

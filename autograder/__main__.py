@@ -13,6 +13,11 @@ from .rubric import load_rubric
 from .runner import check_function, run_check
 
 
+def _usage_error(message: str) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return 2
+
+
 def _stubs(arguments: argparse.Namespace) -> int:
     written = stubs.write_stubs()
     for path in written:
@@ -80,6 +85,11 @@ def _grade(arguments: argparse.Namespace) -> int:
     from . import grade, results
     from .sandbox import Limits
 
+    if not arguments.submission.exists():
+        return _usage_error(
+            f"{arguments.submission} does not exist: give a submission folder, a .zip file or "
+            "a folder of notebooks"
+        )
     out = arguments.out.resolve()
     limits = Limits(wall_s=arguments.wall_s, cpu_s=arguments.cpu_s, memory_mb=arguments.memory_mb)
     report = grade.grade(
@@ -102,6 +112,11 @@ def _grade(arguments: argparse.Namespace) -> int:
 def _batch(arguments: argparse.Namespace) -> int:
     from . import batch
 
+    if not arguments.submissions.is_dir():
+        return _usage_error(
+            f"{arguments.submissions} is not a folder: give the folder that holds one "
+            "submission folder or .zip file per student"
+        )
     graded = batch.run_batch(
         arguments.submissions, arguments.out, jobs=arguments.jobs, parts=arguments.parts
     )
@@ -169,7 +184,10 @@ def main(argv: list[str] | None = None) -> int:
     student.add_argument("--out", type=Path, default=stubs.ROOT / "build" / "student-bundle")
     student.set_defaults(run=_student_bundle)
     arguments = parser.parse_args(argv)
-    return arguments.run(arguments)
+    try:
+        return arguments.run(arguments)
+    except ImplementationError as error:
+        return _usage_error(str(error))
 
 
 if __name__ == "__main__":

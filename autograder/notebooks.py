@@ -406,6 +406,9 @@ c.CourseDirectory.ignore = [
 # Per-cell limit: a cell still running after this many seconds is interrupted and fails.
 c.Execute.timeout = {settings.timeout}
 c.Execute.interrupt_on_timeout = True
+# The kernel and nbgrader talk over local TCP sockets: encrypt them with CurveZMQ keys when the
+# kernel supports it (ipykernel does; without it, ipykernel warns at every start).
+c.KernelManager.transport_encryption = "auto"
 c.ClearSolutions.code_stub = {{"python": "# YOUR CODE HERE\\nraise NotImplementedError()"}}
 # A student who deletes a test cell gets it back (edited ones are always restored).
 c.OverwriteCells.add_missing_cells = True

@@ -732,8 +732,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(1 if problems else 0)
     else:
         # Imported here: the data side of this module works without the model.
-        from .training import run_task
+        from .training import available_device, run_task
 
+        try:
+            available_device(args.device)
+        except ValueError as error:
+            parser.error(str(error))
         run_task(
             args.task,
             steps=args.steps,
