@@ -60,10 +60,12 @@ gradescope: $(STAMP)
 
 # make grade SUBMISSION=path/to/folder-or.zip
 grade: $(STAMP)
+	@test -n "$(SUBMISSION)" || { echo "make grade needs SUBMISSION: make grade SUBMISSION=path/to/folder-or.zip" >&2; exit 2; }
 	$(PY) -m autograder grade $(SUBMISSION) --out $(or $(OUT),results.json)
 
 # make batch SUBMISSIONS=folder JOBS=2
 batch: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "make batch needs SUBMISSIONS: make batch SUBMISSIONS=folder-of-submissions JOBS=2" >&2; exit 2; }
 	$(PY) -m autograder batch $(SUBMISSIONS) --out $(or $(OUT),build/grades.csv) --jobs $(or $(JOBS),2)
 
 # One page per part for students, with its key figure (docs/parts/, docs/figures/)

@@ -55,15 +55,30 @@ def require_course(course: Path) -> Path:
     return course.resolve()
 
 
+def _scripts_on_path() -> None:
+    """nbgrader runs the ``alembic`` and ``jupyter`` scripts of its environment by name."""
+    scripts = str(Path(sys.executable).parent)
+    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
+def gradebook(course: Path):
+    """nbgrader's ``Gradebook`` of ``course``; a CourseError when nothing made one yet."""
+    from nbgrader.api import Gradebook
+
+    database = course / "gradebook.db"
+    if not database.is_file():
+        raise CourseError(f"{course} has no gradebook yet: run `make release` first")
+    _scripts_on_path()
+    return Gradebook(f"sqlite:///{database}")
+
+
 def api(course: Path, **overrides: Any):
     """nbgrader's API on ``course``, configured by its ``nbgrader_config.py``."""
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
-    # nbgrader runs the `alembic` and `jupyter` scripts of its environment by name.
-    scripts = str(Path(sys.executable).parent)
-    if scripts not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+    _scripts_on_path()
     config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
     config.CourseDirectory.root = str(course)
     for key, value in overrides.items():
@@ -201,9 +216,17 @@ def collect(course: Path, names: Iterable[str] | None = None) -> dict[str, int]:
     """``nbgrader collect``: copy the students' submissions from the exchange to submitted/."""
     course = require_course(course)
     names = list(names or assignments(course, "release"))
+    if not names:
+        raise CourseError("nothing is released yet: run `make release` first")
     grader = api(course)
+    exchange = Path(grader.config.Exchange.root) / grader.config.CourseDirectory.course_id
     counts: dict[str, int] = {}
     for name in names:
+        if not (exchange / "outbound" / name).is_dir():
+            raise CourseError(
+                f"{name} is not in the exchange {exchange}: run `make publish` first, then "
+                "students fetch it and submit their work"
+            )
         result = grader.collect(name, update=True)
         if not result["success"]:
             raise CourseError(f"collect {name} failed:\n{result.get('error', '')}")
@@ -481,18 +504,18 @@ def grade_rows(course: Path) -> list[GradeRow]:
 
     A submission nbgrader could not grade has no score (not 0) and status ``not graded``.
     """
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     course = require_course(course)
     failed = not_graded(course)
     notes = stopped_notes(course)
     rows: list[GradeRow] = []
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for assignment in sorted(gradebook.assignments, key=lambda a: a.name):
-            for student in sorted(gradebook.students, key=lambda s: s.id):
+    with gradebook(course) as book:
+        for assignment in sorted(book.assignments, key=lambda a: a.name):
+            for student in sorted(book.students, key=lambda s: s.id):
                 key = f"{assignment.name}/{student.id}"
                 try:
-                    submission = gradebook.find_submission(assignment.name, student.id)
+                    submission = book.find_submission(assignment.name, student.id)
                 except MissingEntry:
                     rows.append(
                         GradeRow(
@@ -552,13 +575,11 @@ def check_scores(course: Path) -> dict[tuple[str, str], dict[str, float]]:
     Hidden test cells are named ``hidden_<n>`` in notebooks; their check id comes from the
     source notebook's cell.
     """
-    from nbgrader.api import Gradebook
-
     course = require_course(course)
     ids = _check_ids(course)
     scores: dict[tuple[str, str], dict[str, float]] = {}
-    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        for assignment in gradebook.assignments:
+    with gradebook(course) as book:
+        for assignment in book.assignments:
             for submission in assignment.submissions:
                 per_check = scores.setdefault((assignment.name, submission.student.id), {})
                 for notebook in submission.notebooks:
@@ -634,21 +655,14 @@ def compare(
     return found
 
 
-def grader_available() -> bool:
-    """Whether the isolated grader (``python -m autograder grade``) exists yet."""
-    return (ROOT / "autograder" / "grade.py").is_file()
-
-
 def crosscheck(course: Path, out: Path, students: Iterable[str] | None = None) -> list[Discrepancy]:
     """Regrade the autograded submissions (of ``students``, default all) and compare."""
     course = require_course(course)
-    if not grader_available():
-        raise CourseError(
-            "the isolated grader is not available yet (autograder/grade.py is missing), so "
-            "there is nothing to cross-check against"
-        )
     wanted = set(students) if students else None
     ours = {k: v for k, v in check_scores(course).items() if wanted is None or k[1] in wanted}
+    if not ours:
+        raise CourseError("nothing is autograded yet: run `make autograde` first")
+    out.mkdir(parents=True, exist_ok=True)
     theirs: dict[tuple[str, str], dict[str, float]] = {}
     for assignment, student in ours:
         target = out / student / assignment / "results.json"
