@@ -136,22 +136,27 @@ def generate(course: Path, names: Iterable[str] | None = None) -> list[Path]:
     return sorted((course / "release").glob("*/*.ipynb"))
 
 
+def _validator(invert: bool = False):
+    """nbgrader's ``Validator``, its kernel channel encrypted as in ``nbgrader_config.py``."""
+    from nbgrader.validator import Validator
+    from traitlets.config import Config
+
+    config = Config()
+    config.KernelManager.transport_encryption = "auto"
+    os.environ.update(grading_environment())
+    return Validator(invert=invert, config=config)
+
+
 def visible_checks_passing(notebook: Path) -> list[str]:
     """The visible check cells that pass when ``notebook`` runs as it is (nbgrader validate)."""
-    from nbgrader.validator import Validator
-
-    os.environ.update(grading_environment())
-    results = Validator(invert=True).validate(str(notebook))
+    results = _validator(invert=True).validate(str(notebook))
     passed = [cell["source"] for cell in results.get("passed", [])]
     return [m.group("id") for source in passed if (m := VISIBLE_CALL.search(source))]
 
 
 def checks_failing(notebook: Path) -> list[str]:
     """The check cells (hidden ones included) that fail when ``notebook`` runs as it is."""
-    from nbgrader.validator import Validator
-
-    os.environ.update(grading_environment())
-    results = Validator().validate(str(notebook))
+    results = _validator().validate(str(notebook))
     failed = [cell["source"] for cell in results.get("failed", [])]
     calls = [HIDDEN_CALL.search(s) or VISIBLE_CALL.search(s) for s in failed]
     return [m.group("id") if m else s.splitlines()[0] for m, s in zip(calls, failed, strict=True)]
