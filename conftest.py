@@ -46,6 +46,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # The checks run many tiny tensor operations: one thread does them fastest, and a second
     # thread only waits for the other core when the machine is busy.
     torch.set_num_threads(1)
+    try:
+        load_implementation(config.getoption("--impl"))
+    except ImplementationError as error:
+        # Before any test runs: one clear line rather than an error per check.
+        raise pytest.UsageError(str(error)) from None
     config.pluginmanager.register(ScoreTable(config.getoption("--impl")), "course-score-table")
 
 

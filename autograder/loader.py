@@ -100,6 +100,7 @@ def load_implementation(where: str | Path) -> Implementation:
     folder = Path(where).resolve()
     if not folder.is_dir():
         raise ImplementationError(
-            f"--impl {where}: expected 'solutions', 'assignments' or a folder of module files"
+            f"--impl {where}: no such folder; give 'solutions', 'assignments' or the folder "
+            "that holds your module files (make test IMPL=path/to/folder)"
         )
     return Implementation(str(where), _package_for_folder(folder), [folder, ROOT / "assignments"])
