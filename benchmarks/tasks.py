@@ -79,8 +79,8 @@ def run(name: str, seed: int) -> dict[str, object]:
 
 
 def run_in_own_process(name: str, seed: int, threads: int) -> dict[str, object]:
-    """:func:`run` in a fresh Python process: in one long process the later runs' steps were
-    up to a sixth slower (the same addition run took 19.6 s alone and 23.2 s after another)."""
+    """:func:`run` in a fresh Python process, so that no run starts with what an earlier one
+    left behind (allocator caches, loaded data, threads)."""
     command = [sys.executable, "-m", "benchmarks.tasks", "--threads", str(threads)]
     output = subprocess.run(
         [*command, "--one", name, str(seed)],
