@@ -10,6 +10,7 @@ asks for the modules it needs by name. The run ends with the points per part, re
 from __future__ import annotations
 
 import os
+import re
 from collections import defaultdict
 from collections.abc import Generator
 from pathlib import Path
@@ -46,6 +47,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # The checks run many tiny tensor operations: one thread does them fastest, and a second
     # thread only waits for the other core when the machine is busy.
     torch.set_num_threads(1)
+    unknown = sorted(
+        {int(n) for n in re.findall(r"\bpart(\d+)\b", config.option.markexpr or "")}
+        - set(RUBRIC.parts)
+    )
+    if unknown:
+        raise pytest.UsageError(
+            f"there is no part {', '.join(map(str, unknown))}: the parts are "
+            f"{', '.join(map(str, sorted(RUBRIC.parts)))} (make test PART=3)"
+        )
     try:
         load_implementation(config.getoption("--impl"))
     except ImplementationError as error:
