@@ -103,7 +103,7 @@ SETTINGS: dict[str, TrainSettings] = {
     ),
     "addition": TrainSettings(steps=3000, batch_size=128, lr=2e-3, warmup=50),
     "addition-textbook": TrainSettings(
-        steps=400, batch_size=128, lr=1e-3, warmup=30, label_smoothing=0.1
+        steps=400, batch_size=128, lr=1.5e-3, warmup=30, label_smoothing=0.1
     ),
     "parser": TrainSettings(steps=4000, batch_size=64, lr=2e-3, warmup=50, label_smoothing=0.1),
     "parser-textbook": TrainSettings(
