@@ -82,14 +82,11 @@ def run_in_own_process(name: str, seed: int, threads: int) -> dict[str, object]:
     """:func:`run` in a fresh Python process, so that no run starts with what an earlier one
     left behind (allocator caches, loaded data, threads)."""
     command = [sys.executable, "-m", "benchmarks.tasks", "--threads", str(threads)]
-    output = subprocess.run(
-        [*command, "--one", name, str(seed)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    command += ["--one", name, str(seed)]
+    finished = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise SystemExit(f"{name} seed {seed} failed:\n{finished.stderr}")
+    return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
