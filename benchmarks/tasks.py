@@ -5,8 +5,7 @@ Each run trains the solution's Transformer with the course's settings
 greedy decoding, and stops at the first evaluation at or above 99% exact match. The time is
 the wall-clock time of the training steps only (evaluations are not counted), with
 ``torch.set_num_threads(2)`` unless ``--threads`` says otherwise, each run in a fresh
-Python process. The table printed at the
-end is what ``docs/benchmarks.md`` records.
+Python process. The table printed at the end is what ``docs/benchmarks.md`` records.
 
     python -m benchmarks.tasks                       # all six tasks, seed 0
     python -m benchmarks.tasks --tasks parser-textbook copy --seeds 0 1 2
