@@ -16,6 +16,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 from autograder.loader import load_implementation
 from autograder.rubric import load_rubric
@@ -221,6 +222,40 @@ def test_training_is_seeded(training):
         task, model = _tiny(training, "addition")
         runs.append(training.train(model, task, settings, progress=False).losses)
     assert runs[0] == runs[1]
+
+
+def test_weight_average_follows_the_steps_and_leaves_training_alone(training):
+    plain = training.TrainSettings(steps=4, batch_size=8, warmup=1, ema=0.0)
+    averaged = training.TrainSettings(steps=4, batch_size=8, warmup=1, ema=0.5)
+    task, model = _tiny(training, "addition")
+    reference = training.train(model, task, plain, progress=False)
+    task, model = _tiny(training, "addition")
+    expected = [p.detach().clone() for p in model.parameters()]
+    steps_done = []
+
+    def fold_in(optimizer, args, kwargs):
+        # The average after step t moves towards the new weights by 1 - min(ema, (1+t)/(10+t)).
+        t = len(steps_done)
+        weight = 1.0 - min(0.5, (1 + t) / (10 + t))
+        for mean, parameter in zip(expected, model.parameters()):
+            mean.add_(weight * (parameter.detach() - mean))
+        steps_done.append(t)
+
+    handle = register_optimizer_step_post_hook(fold_in)
+    try:
+        history = training.train(model, task, averaged, progress=False)
+    finally:
+        handle.remove()
+    assert steps_done == [0, 1, 2, 3]
+    assert history.losses == reference.losses, "the average must not change the training"
+    for mean, parameter in zip(expected, model.parameters()):
+        torch.testing.assert_close(parameter.detach(), mean)
+
+
+@pytest.mark.parametrize("field, value", [("ema", 1.0), ("ema", -0.1), ("betas", (0.9, 1.0))])
+def test_train_settings_refuse_impossible_values(training, field, value):
+    with pytest.raises(ValueError, match=field):
+        training.TrainSettings(**{field: value})
 
 
 def test_checkpoint_round_trip_and_refusal(training, tmp_path):
