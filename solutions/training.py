@@ -284,7 +284,7 @@ def train(
         with torch.no_grad():
             if settings.ema:
                 weight = 1.0 - min(settings.ema, (1 + step) / (10 + step))
-                for mean, parameter in zip(averaged.parameters(), model.parameters()):
+                for mean, parameter in zip(averaged.parameters(), model.parameters(), strict=True):
                     mean.lerp_(parameter, weight)
             real = labels != -100
             accuracy = (logits.argmax(-1)[real] == labels[real]).float().mean()

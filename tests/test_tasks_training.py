@@ -237,7 +237,7 @@ def test_weight_average_follows_the_steps_and_leaves_training_alone(training):
         # The average after step t moves towards the new weights by 1 - min(ema, (1+t)/(10+t)).
         t = len(steps_done)
         weight = 1.0 - min(0.5, (1 + t) / (10 + t))
-        for mean, parameter in zip(expected, model.parameters()):
+        for mean, parameter in zip(expected, model.parameters(), strict=True):
             mean.add_(weight * (parameter.detach() - mean))
         steps_done.append(t)
 
@@ -248,7 +248,7 @@ def test_weight_average_follows_the_steps_and_leaves_training_alone(training):
         handle.remove()
     assert steps_done == [0, 1, 2, 3]
     assert history.losses == reference.losses, "the average must not change the training"
-    for mean, parameter in zip(expected, model.parameters()):
+    for mean, parameter in zip(expected, model.parameters(), strict=True):
         torch.testing.assert_close(parameter.detach(), mean)
 
 
