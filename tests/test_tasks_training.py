@@ -252,7 +252,9 @@ def test_weight_average_follows_the_steps_and_leaves_training_alone(training):
         torch.testing.assert_close(parameter.detach(), mean)
 
 
-@pytest.mark.parametrize("field, value", [("ema", 1.0), ("ema", -0.1), ("betas", (0.9, 1.0))])
+@pytest.mark.parametrize(
+    "field, value", [("ema", 1.0), ("ema", -0.1), ("betas", (0.9, 1.0)), ("betas", 0.9)]
+)
 def test_train_settings_refuse_impossible_values(training, field, value):
     with pytest.raises(ValueError, match=field):
         training.TrainSettings(**{field: value})
