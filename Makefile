@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint stubs check-stubs score readme figures student-bundle gradescope grade batch gpu-check \
+.PHONY: venv test lint stubs check-stubs mutants fairness score readme figures student-bundle gradescope grade batch gpu-check \
 	demo clean
 .PHONY: datasets train bench-tasks
 
@@ -44,8 +44,16 @@ lint: $(STAMP)
 stubs: $(STAMP)
 	$(PY) -m autograder stubs
 
+# Every graded check fails on the stubs and on every trivial implementation, passes on the
+# solution; mutants: the mistakes each check catches; fairness: correct code never fails.
 check-stubs: $(STAMP)
 	$(PY) -m autograder check-stubs
+
+mutants: $(STAMP)
+	$(PY) -m autograder mutants
+
+fairness: $(STAMP)
+	$(PY) -m autograder fairness
 
 # The score of one implementation (IMPL=solutions|assignments|path), every check in-process.
 score: $(STAMP)

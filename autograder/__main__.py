@@ -46,7 +46,81 @@ def _check_stubs(arguments: argparse.Namespace) -> int:
             bad += 1
             print(f"PASSES ON THE STUB     {result.check.id}: it gives points for nothing")
     print(f"{count} graded checks: {count - bad} fail on the stubs and pass on the solution")
-    return 1 if bad else 0
+    return _vacuity(arguments) or (1 if bad else 0)
+
+
+def _vacuity(arguments: argparse.Namespace) -> int:
+    """Every trivial family of every part must score 0 (in this process)."""
+    from .sweeps import trivial
+
+    generous = 0
+    outcomes = 0
+    for outcome in trivial.sweep(getattr(arguments, "parts", None)):
+        outcomes += 1
+        for check in outcome.passed:
+            generous += 1
+            print(
+                f"PASSES ON TRIVIAL CODE part {outcome.part.number} {check} "
+                f"({outcome.family}: {trivial.FAMILIES[outcome.family]})"
+            )
+    print(
+        f"{outcomes} trivial implementations ({len(trivial.FAMILIES)} families per part): "
+        f"{generous} check verdicts give them points"
+    )
+    return 1 if generous else 0
+
+
+def _mutants(arguments: argparse.Namespace) -> int:
+    """The mistakes each check catches; uncaught mistakes, idle checks, failing variants."""
+    from .sweeps import mutants
+
+    rubric = load_rubric()
+    found: list[str] = []
+    for number in arguments.parts or rubric.parts:
+        part = rubric.parts[number]
+        outcomes = list(mutants.sweep([number], rubric))
+        print(
+            f"part {number} ({part.module}): {len(outcomes)} mutants; mistakes failing each check"
+        )
+        print("\n".join(mutants.matrix_lines(outcomes, part, rubric)))
+        found += mutants.problems(outcomes, part, rubric)
+    for problem in found:
+        print(f"PROBLEM {problem}")
+    print(f"{len(found)} problems")
+    return 1 if found else 0
+
+
+def _fairness(arguments: argparse.Namespace) -> int:
+    """Correct code must pass every check under every seed, thread count, device and route."""
+    from .sweeps import fairness
+
+    seeds = range(arguments.first_seed, arguments.first_seed + arguments.seeds)
+    isolated = range(arguments.first_seed, arguments.first_seed + arguments.isolated_seeds)
+
+    def progress(trial: fairness.Trial) -> None:
+        if arguments.verbose:
+            print(f"  {trial}", flush=True)
+
+    results = fairness.sweep(
+        seeds,
+        examples=arguments.examples,
+        threads=arguments.threads,
+        routes=arguments.routes,
+        isolated_seeds=isolated,
+        parts=arguments.parts,
+        progress=progress,
+    )
+    total = fairness.tally(results)
+    assert total.failures is not None
+    for failure in total.failures:
+        print(failure)
+    print(
+        f"{total.runs} check runs ({arguments.seeds} seeds x {arguments.examples} examples in "
+        f"this process, {arguments.isolated_seeds} through the isolated grader; threads "
+        f"{', '.join(map(str, arguments.threads))}; devices {', '.join(fairness.devices())}): "
+        f"{len(total.failures)} false failures"
+    )
+    return 1 if total.failures else 0
 
 
 def _score(arguments: argparse.Namespace) -> int:
@@ -149,6 +223,35 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "check-stubs", help="fail when assignments/ differs from what solutions/ generates"
     ).set_defaults(run=_check_stubs)
+    vacuity = commands.add_parser(
+        "vacuity", help="trivial implementations (zeros, identity, ...) must score 0"
+    )
+    vacuity.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    vacuity.set_defaults(run=_vacuity)
+    mutated = commands.add_parser(
+        "mutants", help="which mistakes each check catches (tests/mistakes/)"
+    )
+    mutated.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    mutated.set_defaults(run=_mutants)
+    fair = commands.add_parser(
+        "fairness", help="correct code passes under many seeds, threads, devices and routes"
+    )
+    fair.add_argument("--seeds", type=int, default=100, help="random seeds in this process")
+    fair.add_argument("--first-seed", type=int, default=0)
+    fair.add_argument("--examples", type=int, default=10, help="examples per check and seed")
+    fair.add_argument("--threads", type=int, nargs="+", default=[1, 2, 4])
+    fair.add_argument(
+        "--routes",
+        nargs="+",
+        choices=("in-process", "isolated"),
+        default=["in-process", "isolated"],
+    )
+    fair.add_argument(
+        "--isolated-seeds", type=int, default=3, help="seeds through the isolated grader"
+    )
+    fair.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    fair.add_argument("--verbose", "-v", action="store_true", help="print each trial")
+    fair.set_defaults(run=_fairness)
     score = commands.add_parser("score", help="score an implementation in this process")
     score.add_argument("impl", help="solutions, assignments, or a folder of module files")
     score.add_argument("--visible-only", action="store_true", help="leave out hidden checks")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from hypothesis import settings
 
 from . import profiles
 from .results import CheckResult, PartResult, Report
@@ -46,6 +47,8 @@ def grade_part(
     isolate: bool = True,
     hide: tuple[Path, ...] = (),
     budget_s: float = PART_BUDGET_S,
+    chosen: settings | None = None,
+    seed: int | None = None,
 ) -> PartResult:
     """Run every check of ``part`` against the module in ``folder``.
 
@@ -93,7 +96,11 @@ def grade_part(
                 result.results.append(CheckResult(check, False, str(error)))
                 continue
             verdict = run_check(
-                check_function(check, rubric), {part.module: module}, roots=(f"{part.module}.py",)
+                check_function(check, rubric),
+                {part.module: module},
+                roots=(f"{part.module}.py",),
+                chosen=chosen,
+                seed=seed,
             )
             result.results.append(
                 CheckResult(check, verdict.passed, verdict.message, verdict.seconds)
@@ -110,6 +117,8 @@ def grade(
     hide: tuple[Path, ...] = (),
     rubric: Rubric | None = None,
     budget_s: float = PART_BUDGET_S,
+    chosen: settings | None = None,
+    seed: int | None = None,
 ) -> Report:
     """Grade ``submission`` (a folder, a zip, or a folder of notebooks).
 
@@ -122,6 +131,8 @@ def grade(
         hide: folders the student's code must not see (the results file's, for one).
         rubric: the rubric (the course's when None).
         budget_s: wall-clock seconds each part may use in all (:func:`grade_part`).
+        chosen: hypothesis settings of the checks (the grading settings when None).
+        seed: hypothesis's seed (None: the settings decide; the grading ones derandomize).
     """
     profiles.use("grading")
     # The reference runs here on small tensors: one thread is fastest, and a grader that
@@ -141,7 +152,7 @@ def grade(
             ]
             return Report(parts_results, time.monotonic() - start, [str(error)])
         results = [
-            grade_part(part, prepared.folder, rubric, limits, isolate, hide, budget_s)
+            grade_part(part, prepared.folder, rubric, limits, isolate, hide, budget_s, chosen, seed)
             for part in selected
         ]
     return Report(results, time.monotonic() - start, prepared.problems)

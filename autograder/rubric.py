@@ -30,6 +30,25 @@ class Part:
         """The pytest marker that selects this part's checks."""
         return f"part{self.number}"
 
+    @property
+    def stem(self) -> str:
+        """``part2_qkv``: the name of the part's check, hidden-check and mistake modules."""
+        return f"part{self.number}_{self.module}"
+
+    def check_module(self, hidden: bool = False) -> str:
+        """The module of the part's visible (or hidden) checks: ``tests.checks.part2_qkv``."""
+        return f"tests.{'hidden' if hidden else 'checks'}.{self.stem}"
+
+    def check_file(self, hidden: bool = False, root: Path | None = None) -> Path:
+        """The file of :meth:`check_module` under ``root`` (the repository by default)."""
+        folder = "hidden" if hidden else "checks"
+        return (root or RUBRIC_PATH.parent) / "tests" / folder / f"{self.stem}.py"
+
+    @property
+    def mistakes_module(self) -> str:
+        """The module of the part's mistakes and correct variants: ``tests.mistakes.part2_qkv``."""
+        return f"tests.mistakes.{self.stem}"
+
 
 @dataclass(frozen=True)
 class Check:

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
+from hypothesis import settings
+
+from . import profiles
 from .rubric import Check, Rubric, load_rubric
 
 FIXTURE_LINE = re.compile(r"^\s+(?P<name>\w+)=.*,$")
@@ -40,9 +43,7 @@ class Verdict:
 def check_module_name(check: Check, rubric: Rubric | None = None) -> str:
     """The module defining ``check``: ``tests.checks.part2_qkv`` or ``tests.hidden.part2_qkv``."""
     rubric = rubric or load_rubric()
-    part = rubric.parts[check.part]
-    folder = "hidden" if check.hidden else "checks"
-    return f"tests.{folder}.part{part.number}_{part.module}"
+    return rubric.parts[check.part].check_module(check.hidden)
 
 
 def check_function(check: Check, rubric: Rubric | None = None) -> Callable[..., Any]:
@@ -132,6 +133,8 @@ def run_check(
     modules: Mapping[str, ModuleType | Any],
     device: str = "cpu",
     roots: tuple[str, ...] = (),
+    chosen: settings | None = None,
+    seed: int | None = None,
 ) -> Verdict:
     """Call ``function`` with the modules it names and ``device``; never raises.
 
@@ -140,6 +143,8 @@ def run_check(
         modules: part module name -> module (or a proxy of one).
         device: the value of the ``device`` parameter.
         roots: path fragments of the student's files, to point at the failing line.
+        chosen: hypothesis settings for this run (:data:`profiles.GRADING` when None).
+        seed: hypothesis's seed for this run (None: the settings decide).
     """
     name = function.__name__.removeprefix("test_")
     arguments: dict[str, Any] = {}
@@ -152,7 +157,8 @@ def run_check(
             return Verdict(name, False, f"the check needs module {parameter!r}, not given", 0.0)
     start = time.perf_counter()
     try:
-        function(**arguments)
+        with profiles.configured(function, chosen, seed):
+            function(**arguments)
     except Exception as error:
         message = explain(error, set(arguments), roots)
         return Verdict(name, False, message, time.perf_counter() - start)

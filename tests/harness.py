@@ -217,3 +217,21 @@ def load_weights(module: Any, weights: Mapping[str, torch.Tensor], what: str) ->
 def parameter_shapes(module: Any) -> dict[str, tuple[int, ...]]:
     """Names and shapes of the student module's parameters."""
     return {name: tuple(tensor(value, name).shape) for name, value in module.state_dict().items()}
+
+
+def in_float64(module: Any, what: str) -> Any:
+    """The student's ``module`` converted to float64 (``module.double()``), failing clearly.
+
+    Two computations of the same value by the student's code (a batch and one of its rows,
+    permuted inputs, padded inputs) are compared in float64: in float32 they may differ by
+    rounding that depends on the BLAS, the thread count and the device, and a verdict must
+    depend only on the student's code.
+    """
+    try:
+        module.double()
+    except Exception as error:
+        fail(
+            f"{what}.double() raised {type(error).__name__}: {error} (every module must run "
+            "in float64 as in float32: the checks compare two of its results in float64)"
+        )
+    return module

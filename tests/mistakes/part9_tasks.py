@@ -1,0 +1,6 @@
+"""Part 9 (tasks): realistic mistakes and correct variants."""
+
+
+MISTAKES = []
+
+VARIANTS = []
