@@ -61,10 +61,10 @@ score: $(STAMP)
 
 # On a GPU machine: make gpu-check TORCH=system
 gpu-check: $(STAMP)
-	$(PY) -m autograder.gpu
+	$(PY) -m autograder gpu-check
 
 gradescope: $(STAMP)
-	$(PY) -m autograder gradescope
+	$(PY) -m autograder gradescope $(if $(PARTS),--parts $(PARTS))
 
 # make grade SUBMISSION=path/to/folder-or.zip
 grade: $(STAMP)
@@ -78,7 +78,7 @@ batch: $(STAMP)
 
 # One page per part for students, with its key figure (docs/parts/, docs/figures/)
 figures: $(STAMP)
-	$(PY) -m autograder.figures $(if $(PAGES_ONLY),--pages-only)
+	$(PY) -m autograder figures $(if $(PAGES_ONLY),--pages-only)
 
 # README.md's table of parts and points, from rubric.toml
 readme: $(STAMP)
@@ -88,18 +88,18 @@ student-bundle: $(STAMP)
 	$(PY) -m autograder student-bundle
 
 demo: $(STAMP)
-	$(PY) -m autograder.demo
+	$(PY) -m autograder demo
 
 # Part 9: regenerate the frozen held-out sets (bit for bit), train one task, time the tasks.
 TASK ?= addition
 STEPS ?=
 DEVICE ?= cpu
 datasets: $(STAMP)
-	$(PY) -m solutions.tasks datasets
-	$(PY) -m solutions.tasks check-datasets
+	$(PY) -m autograder datasets
+	$(PY) -m autograder check-datasets
 
 train: $(STAMP)
-	$(PY) -m solutions.tasks train $(TASK) --device $(DEVICE) $(if $(STEPS),--steps $(STEPS))
+	$(PY) -m autograder train $(TASK) --device $(DEVICE) $(if $(STEPS),--steps $(STEPS))
 
 bench-tasks: $(STAMP)
 	$(PY) -m benchmarks.tasks
@@ -122,7 +122,7 @@ EXCHANGE ?= build/exchange
 ASSIGNMENTS ?=
 CELL_TIMEOUT ?= 120
 JOBS ?= 1
-NBG = $(PY) -m autograder.nbgrader_cli --course $(COURSE)
+NBG = $(PY) -m autograder nbgrader --course $(COURSE)
 .PHONY: notebooks release publish collect zip-collect autograde feedback grades crosscheck
 
 notebooks: $(STAMP)
@@ -148,7 +148,7 @@ feedback: $(STAMP)
 	$(NBG) feedback
 
 grades: $(STAMP)
-	$(NBG) grades --out $(COURSE)/grades.csv
+	$(NBG) grades
 
 crosscheck: $(STAMP)
-	$(NBG) crosscheck --out $(COURSE)/crosscheck
+	$(NBG) crosscheck

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import torch
 
-from autograder import batch, grade
-from autograder.rubric import load_rubric
+from autograder.core.rubric import load_rubric
+from autograder.grader import batch, grade
 from benchmarks import commit
 
 ROOT = Path(__file__).resolve().parent.parent

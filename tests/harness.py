@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder import profiles  # noqa: F401 - registers the hypothesis profiles
+from autograder.core import profiles  # noqa: F401 - registers the hypothesis profiles
 
 TOLERANCES = {
     torch.float64: (1e-9, 1e-7),

@@ -5,8 +5,8 @@ import json
 import shutil
 from pathlib import Path
 
-from autograder import batch
-from autograder.rubric import load_rubric
+from autograder.core.rubric import load_rubric
+from autograder.grader import batch
 
 ROOT = Path(__file__).resolve().parent.parent
 RUBRIC = load_rubric()

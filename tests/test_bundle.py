@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import bundle
-from autograder.rubric import load_rubric
+from autograder.build import bundle
+from autograder.core.rubric import load_rubric
 
 RUBRIC = load_rubric()
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import figures
-from autograder.rubric import load_rubric
+from autograder.build import figures
+from autograder.core.rubric import load_rubric
 
 RUBRIC = load_rubric()
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import grade, results
-from autograder.rubric import load_rubric
+from autograder.core.rubric import load_rubric
+from autograder.grader import grade, results
 
 RUBRIC = load_rubric()
 ROOT = Path(__file__).resolve().parent.parent

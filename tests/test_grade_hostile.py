@@ -1,4 +1,4 @@
-"""Crafted hostile submissions, graded end to end by :func:`autograder.grade.grade`.
+"""Crafted hostile submissions, graded end to end by :func:`autograder.grader.grade.grade`.
 
 Each case is a hostile ``qkv.py`` (part 2) handed in beside the reference ``masks.py``
 (part 4, the honest work). Whatever the hostile module does, the grader must finish, give
@@ -29,10 +29,11 @@ import numpy as np
 import pytest
 import torch
 
-from autograder import grade, notebooks, results
-from autograder.results import Report
-from autograder.rubric import load_rubric
-from autograder.sandbox import Limits
+from autograder.build import notebook as notebooks
+from autograder.core.rubric import load_rubric
+from autograder.grader import grade, results
+from autograder.grader.results import Report
+from autograder.grader.sandbox import Limits
 
 from .test_grade import validate_gradescope
 

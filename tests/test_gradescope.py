@@ -8,8 +8,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-from autograder import gradescope
-from autograder.rubric import load_rubric
+from autograder.build import gradescope
+from autograder.core.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
 

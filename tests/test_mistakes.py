@@ -8,7 +8,7 @@ graded check, hidden ones included; each part has at least three variants.
 
 import pytest
 
-from autograder.rubric import load_rubric
+from autograder.core.rubric import load_rubric
 from autograder.sweeps import mutants
 
 # The mistakes overflow and divide by zero on purpose: their warnings are expected.

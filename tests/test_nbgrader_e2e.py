@@ -24,8 +24,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import nbgrading, notebooks
-from autograder.rubric import load_rubric
+from autograder.build import nbgrader_course as notebooks
+from autograder.core.rubric import load_rubric
+from autograder.nbgrader import autograde, course_dir, crosscheck, exchange, grades, release
 
 pytestmark = pytest.mark.nbgrader
 
@@ -36,7 +37,7 @@ TAMPERING = {
     "tamper": "import numpy as np\nimport torch\ntorch.allclose = lambda *a, **k: True\n"
     "np.allclose = lambda *a, **k: True\n",
     # Replacing the check runner in the shared kernel does fool nbgrader.
-    "forger": "import autograder.runner as _runner\n"
+    "forger": "import autograder.core.runner as _runner\n"
     "_runner.run_check = lambda f, m, *a, **k: _runner.Verdict(f.__name__, True, 'ok', 0.0)\n",
 }
 
@@ -65,31 +66,31 @@ def _submit(course: Path, student: str, assignment: str) -> Path:
 def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("course")
     settings = notebooks.Settings(
-        course=root / "course", exchange=root / "exchange", timeout=60, groups=GROUPS
+        course_dir=root / "course", exchange=root / "exchange", timeout=60, groups=GROUPS
     )
-    nbgrading.install_kernel()
+    course_dir.install_kernel()
     notebooks.write_course(settings)
     # The reference student below shows the checks pass on the reference code.
-    report = nbgrading.release(settings.course, check_source=False)
+    report = release.release(settings.course_dir, check_source=False)
     assert report.passing_untouched == {}
-    course = settings.course
+    course = settings.course_dir
     for assignment in GROUPS:
         source = next((course / "source" / assignment).glob("*.ipynb"))
         name = source.name
         folder = _submit(course, "ref", assignment)
-        nbgrading.fill_with_solutions(folder / name, source)
+        exchange.fill_with_solutions(folder / name, source)
         folder = _submit(course, "blank", assignment)
         _edit(
             folder / name,
-            lambda c: setattr(c, "source", "pass") if "course.check(" in c.source else None,
+            lambda c: setattr(c, "source", "pass") if "notebook.check(" in c.source else None,
         )
         folder = _submit(course, "half", assignment)
         if assignment == "part1":
-            nbgrading.fill_with_solutions(folder / name, source)
+            exchange.fill_with_solutions(folder / name, source)
         folder = _submit(course, "notjson", assignment)
         (folder / name).write_text("{this is not json", encoding="utf-8")
         folder = _submit(course, "renamed", assignment)
-        nbgrading.fill_with_solutions(folder / name, source)
+        exchange.fill_with_solutions(folder / name, source)
         _edit(
             folder / name,
             lambda c: (
@@ -100,7 +101,7 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     for student, tampering in TAMPERING.items():
         notebook = next(_submit(course, student, "part1").glob("*.ipynb"))
-        nbgrading.fill_with_solutions(notebook, next((course / "source" / "part1").glob("*.ipynb")))
+        exchange.fill_with_solutions(notebook, next((course / "source" / "part1").glob("*.ipynb")))
 
         # A cell of its own, added after the wrong softmax: not part of the saved module, so
         # the notebook's static check of the module does not see it.
@@ -120,11 +121,11 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def serial(course: Path) -> tuple[list[nbgrading.Outcome], float, dict]:
+def serial(course: Path) -> tuple[list[autograde.Outcome], float, dict]:
     start = time.perf_counter()
-    outcomes = nbgrading.autograde(course, jobs=1)
+    outcomes = autograde.autograde(course, jobs=1)
     seconds = time.perf_counter() - start
-    return outcomes, seconds, nbgrading.check_scores(course)
+    return outcomes, seconds, grades.check_scores(course)
 
 
 def _total(scores: dict, assignment: str, student: str) -> float:
@@ -157,7 +158,7 @@ def test_gradebook_equals_the_rubric(course: Path, serial) -> None:
 def test_edited_test_cells_are_restored(course: Path, serial) -> None:
     for path in (course / "autograded" / "blank").glob("*/*.ipynb"):
         sources = [c.source for c in nbformat.read(path, as_version=4).cells]
-        assert any("course.check(" in s for s in sources)
+        assert any("notebook.check(" in s for s in sources)
         assert "pass" not in sources
 
 
@@ -167,11 +168,11 @@ def test_ungradable_submissions_are_listed_with_a_reason(course: Path, serial) -
     assert set(failed) == {(a, s) for a in GROUPS for s in ("notjson", "renamed")}
     assert "JSON" in failed[("part1", "notjson")]
     assert "grade_id" in failed[("part1", "renamed")]
-    rows = {(r.assignment, r.student): r for r in nbgrading.grade_rows(course)}
+    rows = {(r.assignment, r.student): r for r in grades.grade_rows(course)}
     assert rows[("part1", "notjson")].status == "not graded"
     assert rows[("part1", "notjson")].score is None
     assert rows[("part1", "ref")].status == "graded"
-    csv_text = nbgrading.export_grades(course, course / "grades.csv").read_text()
+    csv_text = grades.export_grades(course, course / "grades.csv").read_text()
     assert "not valid JSON" in csv_text
 
 
@@ -182,9 +183,9 @@ def test_tampering_is_visible_to_a_crosscheck(course: Path, serial) -> None:
     assert sum(forged.values()) == pytest.approx(RUBRIC.points(1))
     # What the cross-check reports, given the isolated grader's per-check scores.
     isolated = {("part1", "forger"): {check: 0.0 for check in forged}}
-    flagged = nbgrading.compare({("part1", "forger"): forged}, isolated)
+    flagged = crosscheck.compare({("part1", "forger"): forged}, isolated)
     assert {d.check for d in flagged} == set(forged)
-    found = nbgrading.crosscheck(
+    found = crosscheck.crosscheck(
         course, course / "crosscheck", students=("ref", "tamper", "forger")
     )
     assert {d.student for d in found} == {"forger"}
@@ -192,7 +193,7 @@ def test_tampering_is_visible_to_a_crosscheck(course: Path, serial) -> None:
 
 
 def test_feedback_has_no_hidden_check(course: Path, serial) -> None:
-    written = nbgrading.feedback(course)
+    written = grades.feedback(course)
     assert written
     for path in written:
         html = path.read_text(encoding="utf-8")
@@ -206,14 +207,14 @@ def test_feedback_has_no_hidden_check(course: Path, serial) -> None:
 def test_parallel_autograde_gives_the_serial_gradebook(course: Path, serial) -> None:
     _, serial_seconds, serial_scores = serial
     start = time.perf_counter()
-    outcomes = nbgrading.autograde(course, jobs=2)
+    outcomes = autograde.autograde(course, jobs=2)
     seconds = time.perf_counter() - start
     print(f"autograde: serial {serial_seconds:.1f} s, JOBS=2 {seconds:.1f} s")
-    assert nbgrading.check_scores(course) == serial_scores
+    assert grades.check_scores(course) == serial_scores
     assert sorted((o.assignment, o.student, o.graded) for o in outcomes) == sorted(
         (o.assignment, o.student, o.graded) for o in serial[0]
     )
-    assert json.loads((course / nbgrading.NOT_GRADED).read_text())
+    assert json.loads((course / autograde.NOT_GRADED).read_text())
 
 
 STOPPERS = {
@@ -227,18 +228,18 @@ STOPPERS = {
 def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path) -> None:
     """separated_self_attention hangs or kills the kernel; the checks before it keep points."""
     settings = notebooks.Settings(
-        course=tmp_path / "course",
+        course_dir=tmp_path / "course",
         exchange=tmp_path / "exchange",
         timeout=5,
         groups={"part1": (1,)},
     )
     notebooks.write_course(settings)
-    course = settings.course
-    nbgrading.generate(course)
+    course = settings.course_dir
+    release.generate(course)
     source = next((course / "source" / "part1").glob("*.ipynb"))
     for student, code in STOPPERS.items():
         notebook = _submit(course, student, "part1") / source.name
-        nbgrading.fill_with_solutions(notebook, source)
+        exchange.fill_with_solutions(notebook, source)
 
         def stop(cell, code=code) -> None:
             if "def separated_self_attention" in cell.source:
@@ -246,16 +247,16 @@ def test_hang_ignored_interrupt_and_crash_are_scored_for_what_ran(tmp_path: Path
                 cell.source = cell.source.replace(marker, f"    {code}{marker}")
 
         _edit(notebook, stop)
-    outcomes = nbgrading.autograde(course, jobs=len(STOPPERS))
+    outcomes = autograde.autograde(course, jobs=len(STOPPERS))
     print({o.student: round(o.seconds, 1) for o in outcomes})
     assert all(o.graded for o in outcomes), outcomes
     notes = {o.student: o.reason for o in outcomes}
     assert "time limit" in notes["hang"]
     assert "ignored the interrupt" in notes["ignore"]
     assert "kernel died" in notes["crash"]
-    rows = {r.student: r for r in nbgrading.grade_rows(course)}
+    rows = {r.student: r for r in grades.grade_rows(course)}
     assert {r.status for r in rows.values()} == {"graded, stopped early"}
-    scores = nbgrading.check_scores(course)
+    scores = grades.check_scores(course)
     before = [c.id for c in RUBRIC.checks_of(1)]
     ran = before[: before.index("separated_attention_roles")]
     for student in STOPPERS:
@@ -295,18 +296,18 @@ def test_exchange_round_trip_and_zip_collect(tmp_path: Path) -> None:
     import zipfile
 
     settings = notebooks.Settings(
-        course=tmp_path / "course", exchange=tmp_path / "exchange", groups={"part1": (1,)}
+        course_dir=tmp_path / "course", exchange=tmp_path / "exchange", groups={"part1": (1,)}
     )
     notebooks.write_course(settings)
-    course = settings.course
-    nbgrading.generate(course)
-    assert nbgrading.publish(course) == ["part1"]
+    course = settings.course_dir
+    release.generate(course)
+    assert exchange.publish(course) == ["part1"]
     for student in ("alice", "bob"):
         home = tmp_path / "home" / student
         _student(home, student, settings.exchange, "fetch_assignment", "part1")
         assert (home / "part1" / "part1_softmax_attention.ipynb").is_file()
         _student(home, student, settings.exchange, "submit", "part1")
-    assert nbgrading.collect(course) == {"part1": 2}
+    assert exchange.collect(course) == {"part1": 2}
     assert {p.name for p in (course / "submitted").iterdir()} == {"alice", "bob"}
 
     archive = course / "downloaded" / "part1" / "archive"
@@ -314,5 +315,5 @@ def test_exchange_round_trip_and_zip_collect(tmp_path: Path) -> None:
     notebook = (course / "release" / "part1" / "part1_softmax_attention.ipynb").read_bytes()
     with zipfile.ZipFile(archive / "lms-download.zip", "w") as bundle:
         bundle.writestr("carol_part1_softmax_attention.ipynb", notebook)
-    assert nbgrading.zip_collect(course) == {"part1": 3}
+    assert exchange.zip_collect(course) == {"part1": 3}
     assert (course / "submitted" / "carol" / "part1" / "part1_softmax_attention.ipynb").is_file()

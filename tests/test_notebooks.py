@@ -14,19 +14,25 @@ import pytest
 import torch
 from nbgrader.nbgraderformat import MetadataValidator
 
-from autograder import nbgrading, notebook_runtime, notebooks
-from autograder.rubric import load_rubric
-from autograder.stubs import find_regions
+from autograder.build import cells as notebook_cells
+from autograder.build import nbgrader_course as notebooks
+from autograder.build.stubs import find_regions
+from autograder.core import notebook as notebook_runtime
+from autograder.core.assemble import plan
+from autograder.core.rubric import load_rubric
+from autograder.nbgrader import autograde, crosscheck, release
+from autograder.nbgrader.course_dir import CourseError
 
 RUBRIC = load_rubric()
 ROOT = Path(__file__).resolve().parent.parent
 READY = [p for p in RUBRIC.parts.values() if notebooks.missing_files(p) is None]
+MODULES = {p.module for p in RUBRIC.parts.values()}
 
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory: pytest.TempPathFactory) -> notebooks.Written:
     root = tmp_path_factory.mktemp("generated")
-    settings = notebooks.Settings(course=root / "course", exchange=root / "exchange")
+    settings = notebooks.Settings(course_dir=root / "course", exchange=root / "exchange")
     return notebooks.write_course(settings)
 
 
@@ -85,7 +91,7 @@ def test_support_files_hold_no_solution_and_no_hidden_check(course) -> None:
 
 def test_split_module_keeps_every_line_in_order() -> None:
     source = (ROOT / "solutions" / "qkv.py").read_text(encoding="utf-8")
-    cells = notebooks.split_module(source)
+    cells = notebook_cells.split_module(source)
     assert "\n".join(c.source for c in cells).split() == source.split()
     assert [c.solution for c in cells] == [False, True, True]
 
@@ -95,7 +101,7 @@ def test_hints_move_above_the_region() -> None:
         "def f():\n    ### BEGIN SOLUTION\n    ### HINT: think\n    return 1\n"
         "    ### END SOLUTION\n"
     )
-    moved = notebooks.hints_outside_regions(source)
+    moved = notebook_cells.hints_outside_regions(source)
     assert moved.index("# HINT: think") < moved.index("### BEGIN SOLUTION")
     assert "### HINT" not in moved
 
@@ -103,22 +109,23 @@ def test_hints_move_above_the_region() -> None:
 def test_assignment_groups_are_configurable(tmp_path: Path) -> None:
     groups = notebooks.parse_groups(["week1=1,2", "week2=4"])
     assert groups == {"week1": (1, 2), "week2": (4,)}
-    written = notebooks.write_course(notebooks.Settings(course=tmp_path / "c", groups=groups))
+    written = notebooks.write_course(notebooks.Settings(course_dir=tmp_path / "c", groups=groups))
     assert {p.parent.name for p in written.notebooks} == {"week1", "week2"}
     with pytest.raises(ValueError, match="NAME=PARTS"):
         notebooks.parse_groups(["week 1"])
 
 
-def _course(tmp_path: Path, namespace: dict, *, grading: bool) -> notebook_runtime.Course:
+def _course(tmp_path: Path, namespace: dict, *, grading: bool) -> notebook_runtime.NotebookPart:
     part = RUBRIC.parts[3]
-    return notebook_runtime.Course(
-        part=3,
+    return notebook_runtime.NotebookPart(
+        number=3,
         module=part.module,
-        depends=part.depends,
+        builds_on=part.depends,
         forbidden=part.forbidden,
         folder=tmp_path,
         root=ROOT if grading else None,
         grading=grading,
+        earlier=plan(part.depends, False, grading),
         _namespace=namespace,
     )
 
@@ -144,7 +151,7 @@ def _isolate_plain_modules(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_grading_uses_the_reference_of_earlier_parts(tmp_path: Path, monkeypatch) -> None:
     _isolate_plain_modules(monkeypatch)
-    notebook_runtime._install_dependencies(_course(tmp_path, {}, grading=True))
+    _course(tmp_path, {}, grading=True).install_earlier_parts()
     import solutions.qkv
 
     assert sys.modules["qkv"] is solutions.qkv
@@ -157,17 +164,17 @@ def test_students_get_their_own_earlier_parts(tmp_path: Path, monkeypatch) -> No
     (tmp_path / "part2" / "qkv.py").write_text("WHO = 'student'\n", encoding="utf-8")
     (tmp_path / "part3" / "_validate.py").write_text("", encoding="utf-8")
     course = _course(tmp_path / "part3", {}, grading=False)
-    notebook_runtime._install_dependencies(course)
+    course.install_earlier_parts()
     assert sys.modules["qkv"].WHO == "student"
     (tmp_path / "part2" / "qkv.py").unlink()
     with pytest.raises(notebook_runtime.NotebookSetupError, match="Run that notebook first"):
-        notebook_runtime._install_dependencies(course)
+        course.install_earlier_parts()
 
 
 def test_hidden_check_failure_shows_only_its_message(tmp_path: Path, monkeypatch) -> None:
     _isolate_plain_modules(monkeypatch)
     course = _course(tmp_path, {"MultiHeadAttention": torch.nn.Identity}, grading=True)
-    notebook_runtime._install_dependencies(course)
+    course.install_earlier_parts()
     with pytest.raises(notebook_runtime.HiddenCheckFailed) as caught:
         course.hidden_check("multihead_single_head_is_self_attention")
     rendered = "\n".join(caught.value._render_traceback_())
@@ -186,29 +193,35 @@ def test_forbidden_shortcut_fails_every_check(tmp_path: Path) -> None:
 def test_crosscheck_lists_checks_scored_higher_by_nbgrader() -> None:
     ours = {("part1", "s"): {"a": 1.0, "b": 2.0, "c": 1.0}}
     theirs = {("part1", "s"): {"a": 1.0, "b": 0.0}}
-    found = nbgrading.compare(ours, theirs)
+    found = crosscheck.compare(ours, theirs)
     assert [(d.check, d.nbgrader, d.isolated) for d in found] == [("b", 2.0, 0.0), ("c", 1.0, 0.0)]
-    results = {"tests": [{"name": "a (1 point)", "score": 1}, {"check": "b", "score": 0}]}
-    assert nbgrading.isolated_scores(results) == {"a": 1.0, "b": 0.0}
+    results = {
+        "tests": [
+            {"name": "a (1 point)", "score": 1, "extra_data": {"check": "a"}},
+            {"name": "b", "score": 0, "extra_data": {"check": "b"}},
+            {"name": "part 1 · c: no id as data", "score": 1},
+        ]
+    }
+    assert crosscheck.isolated_scores(results) == {"a": 1.0, "b": 0.0}
 
 
 def test_reasons_for_ungradable_submissions() -> None:
-    assert "JSON" in nbgrading.reason_of("nbformat.reader.NotJSONError: Notebook does not")
-    assert "kernel died" in nbgrading.reason_of("nbclient.exceptions.DeadKernelError: Kernel died")
-    assert nbgrading.reason_of("") == "nbgrader failed without saying why"
-    locked = nbgrading.reason_of("sqlite3.OperationalError: database is locked")
-    assert nbgrading.BUSY in locked
+    assert "JSON" in autograde.reason_of("nbformat.reader.NotJSONError: Notebook does not")
+    assert "kernel died" in autograde.reason_of("nbclient.exceptions.DeadKernelError: Kernel died")
+    assert autograde.reason_of("") == "nbgrader failed without saying why"
+    locked = autograde.reason_of("sqlite3.OperationalError: database is locked")
+    assert autograde.BUSY in locked
 
 
 def test_steps_say_what_to_run_first(tmp_path: Path) -> None:
-    with pytest.raises(nbgrading.CourseError, match="make notebooks"):
-        nbgrading.release(tmp_path)
+    with pytest.raises(CourseError, match="make notebooks"):
+        release.release(tmp_path)
 
 
 @pytest.mark.parametrize("part", READY, ids=lambda p: f"part{p.number}")
 def test_extract_module_gives_the_module_back(course, part) -> None:
     path = next(p for p in course.notebooks if p.stem == notebooks.notebook_name(part))
-    module, code = notebooks.extract_module(nbformat.read(path, as_version=4))
+    module, code = notebook_runtime.module_in_notebook(nbformat.read(path, as_version=4), MODULES)
     assert module == part.module
     compile(code, f"{module}.py", "exec")
     original = (ROOT / "solutions" / f"{part.module}.py").read_text(encoding="utf-8")
@@ -222,16 +235,12 @@ def test_extract_module_gives_the_module_back(course, part) -> None:
 def test_extract_module_refuses_mixed_or_unknown_modules() -> None:
     cell = {"cell_type": "code", "source": "# qkv.py [1/1]\nx = 1"}
     other = {"cell_type": "code", "source": "# masks.py [1/1]\ny = 1"}
-    assert notebooks.extract_module({"cells": []}) is None
+    assert notebook_runtime.module_in_notebook({"cells": []}, MODULES) is None
     with pytest.raises(ValueError, match="several modules"):
-        notebooks.extract_module({"cells": [cell, other]})
+        notebook_runtime.module_in_notebook({"cells": [cell, other]}, MODULES)
+    stray = {"cell_type": "code", "source": "# os.py [1/1]\n"}
     with pytest.raises(ValueError, match="not a course module"):
-        notebooks.extract_module({"cells": [{"cell_type": "code", "source": "# os.py [1/1]\n"}]})
-
-
-def test_isolated_scores_read_the_graders_test_names() -> None:
-    results = {"tests": [{"name": "part 2 · attention_dropout: dropout_p=1 ...", "score": 1.0}]}
-    assert nbgrading.isolated_scores(results) == {"attention_dropout": 1.0}
+        notebook_runtime.module_in_notebook({"cells": [stray]}, MODULES)
 
 
 def test_importing_the_course_reference_fails_every_check(tmp_path: Path) -> None:

@@ -25,7 +25,9 @@ import torch
 
 import solutions.multihead
 import solutions.qkv
-from autograder.remote import (
+from autograder.core.rubric import load_rubric
+from autograder.core.runner import check_function, run_check
+from autograder.grader.remote import (
     _Q,
     ChannelClosed,
     Peer,
@@ -35,9 +37,7 @@ from autograder.remote import (
     StudentError,
     rebuild_exception,
 )
-from autograder.rubric import load_rubric
-from autograder.runner import check_function, run_check
-from autograder.sandbox import ROOT, Limits, Sandbox, WorkerDied, WorkerTimeout
+from autograder.grader.sandbox import ROOT, Limits, Sandbox, WorkerDied, WorkerTimeout
 
 PROBE = '''
 """Helpers the tests call in the worker."""
@@ -67,7 +67,7 @@ def save(state, path):
 def kept_graphs():
     import gc
 
-    from autograder.remote import Peer
+    from autograder.grader.remote import Peer
 
     return [g for p in gc.get_objects() if isinstance(p, Peer) for g in p._graphs]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.rubric import load_rubric, parse_rubric
-from autograder.runner import check_function, check_module_name
+from autograder.core.rubric import load_rubric, parse_rubric
+from autograder.core.runner import check_function, check_module_name
 
 RUBRIC = load_rubric()
 TESTS = Path(__file__).parent
@@ -76,7 +76,7 @@ def test_parts_have_points_and_known_dependencies():
 
 
 def test_readme_parts_table_matches_the_rubric():
-    from autograder.bundle import readme_with_parts
+    from autograder.build.readme import with_parts_table
 
     readme = (TESTS.parent / "README.md").read_text()
-    assert readme == readme_with_parts(readme, RUBRIC), "run `make readme`"
+    assert readme == with_parts_table(readme, RUBRIC), "run `make readme`"

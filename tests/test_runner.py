@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from autograder.runner import run_check
+from autograder.core.runner import run_check
 
 
 def _student_module(folder: Path, source: str):

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from autograder.remote import StudentError, student_frame
-from autograder.sandbox import (
+from autograder.grader.remote import StudentError, student_frame
+from autograder.grader.sandbox import (
     ROOT,
     Limits,
     ModuleLoadError,

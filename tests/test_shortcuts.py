@@ -1,8 +1,8 @@
 """The static check for forbidden library shortcuts."""
 
-from autograder.loader import load_implementation
-from autograder.rubric import load_rubric
-from autograder.shortcuts import find_shortcuts
+from autograder.core.assemble import load_implementation
+from autograder.core.rubric import load_rubric
+from autograder.core.shortcuts import find_shortcuts
 
 SDPA = "torch.nn.functional.scaled_dot_product_attention"
 MHA = "torch.nn.MultiheadAttention"

@@ -5,10 +5,10 @@ import textwrap
 
 import pytest
 
-from autograder import stubs
-from autograder.loader import load_implementation
-from autograder.rubric import load_rubric
-from autograder.runner import check_function, run_check
+from autograder.build import stubs
+from autograder.core.assemble import assemble, load_implementation
+from autograder.core.rubric import load_rubric
+from autograder.core.runner import check_function, run_check
 
 RUBRIC = load_rubric()
 
@@ -128,7 +128,8 @@ STUBS = load_implementation("assignments")
 )
 def test_every_graded_check_fails_on_the_stubs(check):
     part = RUBRIC.parts[check.part]
-    verdict = run_check(check_function(check), {part.module: STUBS.module(part.module)})
+    module = assemble(part, STUBS).module
+    verdict = run_check(check_function(check), {part.module: module})
     assert not verdict.passed, (
         f"{check.id} passes on the untouched stub: it gives points for nothing"
     )

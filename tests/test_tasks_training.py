@@ -18,9 +18,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from autograder.loader import load_implementation
-from autograder.rubric import load_rubric
-from autograder.runner import check_function, run_check
+from autograder.core.assemble import assemble, load_implementation
+from autograder.core.rubric import load_rubric
+from autograder.core.runner import check_function, run_check
 from solutions import tasks
 
 RUBRIC = load_rubric()
@@ -172,7 +172,7 @@ def test_a_part9_mistake_fails_a_check(tmp_path, old, new, mistake):
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, new))
-    module = load_implementation(folder).module("tasks")
+    module = assemble(RUBRIC.part_of_module("tasks"), load_implementation(folder)).module
     verdicts = [
         run_check(check_function(check), {"tasks": module})
         for check in RUBRIC.checks_of(RUBRIC.part_of_module("tasks").number)

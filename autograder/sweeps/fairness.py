@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .. import profiles
-from ..rubric import Part, Rubric, load_rubric
+from autograder.core import profiles
+from autograder.core.rubric import Part, Rubric, load_rubric
+
 from . import implementations, mutants
 
 ROUTES = ("in-process", "isolated")
@@ -58,10 +59,7 @@ class Tally:
     """How many check runs the sweep made and which of them failed."""
 
     runs: int = 0
-    failures: list[FalseFailure] | None = None
-
-    def __post_init__(self) -> None:
-        self.failures = self.failures or []
+    failures: list[FalseFailure] = field(default_factory=list)
 
 
 def correct_implementations(part: Part, workdir: Path) -> list[tuple[str, Path]]:
@@ -101,8 +99,8 @@ def _in_process(
 def _isolated(
     trial: Trial, folder: Path, rubric: Rubric, examples: int
 ) -> dict[str, tuple[bool, str]]:
-    from ..grade import grade
-    from ..sandbox import Limits
+    from autograder.grader.grade import grade
+    from autograder.grader.sandbox import Limits
 
     report = grade(
         folder,
@@ -158,7 +156,6 @@ def sweep(
 def tally(results: Iterable[tuple[Trial, dict[str, tuple[bool, str]]]]) -> Tally:
     """Count the check runs and collect the false failures."""
     total = Tally()
-    assert total.failures is not None
     for trial, verdicts in results:
         total.runs += len(verdicts)
         total.failures += [

@@ -8,11 +8,10 @@ from pathlib import Path
 
 from hypothesis import settings
 
-from ..loader import ImplementationError, load_implementation
-from ..rubric import Check, Part, Rubric
-from ..runner import Verdict, check_function, run_check
-
-SOLUTIONS = Path(__file__).resolve().parent.parent.parent / "solutions"
+from autograder.core.assemble import ImplementationError, assemble, load_implementation
+from autograder.core.paths import SOLUTIONS
+from autograder.core.rubric import Check, Part, Rubric
+from autograder.core.runner import Verdict, check_function, run_check
 
 
 def reference_with(destination: Path, part: Part, source: str) -> Path:
@@ -45,7 +44,7 @@ def verdicts(
     """
     implementation = load_implementation(folder)
     try:
-        module = implementation.graded_module(part)
+        module = assemble(part, implementation).module
     except ImplementationError as error:
         return {c.id: Verdict(c.id, False, str(error), 0.0) for c in checks}
     return {

@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..rubric import Part, Rubric, load_rubric
-from ..runner import Verdict
-from ..stubs import find_regions
+from autograder.build.stubs import find_regions
+from autograder.core.rubric import Part, Rubric, load_rubric
+from autograder.core.runner import Verdict
+
 from . import implementations
 
 FAMILIES = {

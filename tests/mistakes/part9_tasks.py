@@ -1,6 +1,5 @@
 """Part 9 (tasks): realistic mistakes and correct variants."""
 
-
 MISTAKES = []
 
 VARIANTS = []

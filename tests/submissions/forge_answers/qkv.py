@@ -2,7 +2,7 @@
 
 import torch
 
-from autograder import remote
+from autograder.grader import remote
 
 
 def forged(self, op, args):

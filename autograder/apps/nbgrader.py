@@ -1,41 +1,40 @@
-"""Command line of the nbgrader workflow: ``python -m autograder.nbgrader_cli STEP``.
+"""``python -m autograder nbgrader STEP``: the nbgrader workflow, one step per command.
 
 The Makefile's ``notebooks``, ``release``, ``publish``, ``collect``, ``zip-collect``,
-``autograde``, ``feedback``, ``grades`` and ``crosscheck`` targets call it. The steps
-themselves live in :mod:`autograder.notebooks` and :mod:`autograder.nbgrading`.
+``autograde``, ``feedback``, ``grades`` and ``crosscheck`` targets call it. The steps live in
+:mod:`autograder.build.nbgrader_course` (the course directory) and :mod:`autograder.nbgrader`.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-from . import nbgrading, notebooks
+from autograder.build import nbgrader_course as notebooks
+from autograder.nbgrader import autograde, crosscheck, exchange, grades, release
+from autograder.nbgrader.course_dir import CourseError, install_kernel
 
 
 def _notebooks(arguments: argparse.Namespace) -> int:
     settings = notebooks.Settings(
-        course=arguments.course,
+        course_dir=arguments.course_dir,
         exchange=arguments.exchange,
         timeout=arguments.timeout,
         groups=notebooks.parse_groups(arguments.assignment) if arguments.assignment else None,
     )
-    nbgrading.install_kernel()
+    install_kernel()
     written = notebooks.write_course(settings)
     for path in written.notebooks:
         print(f"wrote {path}")
     for reason in written.skipped:
         print(f"skipped {reason}")
-    print(f"course directory: {settings.course} (next: make release)")
+    print(f"course directory: {settings.course_dir} (next: make release)")
     return 0
 
 
 def _release(arguments: argparse.Namespace) -> int:
-    report = nbgrading.release(arguments.course, arguments.names)
+    report = release.release(arguments.course_dir, arguments.names)
     for path in report.released:
         print(f"released {path}")
     for notebook, checks in report.passing_untouched.items():
@@ -51,26 +50,26 @@ def _release(arguments: argparse.Namespace) -> int:
 
 
 def _publish(arguments: argparse.Namespace) -> int:
-    for name in nbgrading.publish(arguments.course, arguments.names):
+    for name in exchange.publish(arguments.course_dir, arguments.names):
         print(f"published {name} to the exchange")
     return 0
 
 
 def _collect(arguments: argparse.Namespace) -> int:
-    for name, count in nbgrading.collect(arguments.course, arguments.names).items():
+    for name, count in exchange.collect(arguments.course_dir, arguments.names).items():
         print(f"collected {name}: {count} submission(s) in submitted/")
     return 0
 
 
 def _zip_collect(arguments: argparse.Namespace) -> int:
-    for name, count in nbgrading.zip_collect(arguments.course, arguments.names).items():
+    for name, count in exchange.zip_collect(arguments.course_dir, arguments.names).items():
         print(f"unpacked the downloads of {name}: {count} submission(s) in submitted/")
     return 0
 
 
 def _autograde(arguments: argparse.Namespace) -> int:
     start = time.perf_counter()
-    outcomes = nbgrading.autograde(arguments.course, arguments.names, arguments.jobs)
+    outcomes = autograde.autograde(arguments.course_dir, arguments.names, arguments.jobs)
     seconds = time.perf_counter() - start
     failed = [o for o in outcomes if not o.graded]
     stopped = [o for o in outcomes if o.graded and o.reason]
@@ -90,27 +89,21 @@ def _autograde(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def _worker(arguments: argparse.Namespace) -> int:
-    tasks = [tuple(spec.split("/", 1)) for spec in arguments.tasks]
-    for outcome in nbgrading.grade_tasks(arguments.course, tasks):  # type: ignore[arg-type]
-        print(json.dumps(asdict(outcome)), flush=True)
-    return 0
-
-
 def _feedback(arguments: argparse.Namespace) -> int:
-    written = nbgrading.feedback(arguments.course, arguments.names)
-    print(f"wrote {len(written)} feedback file(s) under {arguments.course / 'feedback'}")
+    written = grades.feedback(arguments.course_dir, arguments.names)
+    print(f"wrote {len(written)} feedback file(s) under {arguments.course_dir / 'feedback'}")
     return 0
 
 
 def _grades(arguments: argparse.Namespace) -> int:
-    target = nbgrading.export_grades(arguments.course, arguments.out)
-    print(f"wrote {target}")
+    out = arguments.out or arguments.course_dir / "grades.csv"
+    print(f"wrote {grades.export_grades(arguments.course_dir, out)}")
     return 0
 
 
 def _crosscheck(arguments: argparse.Namespace) -> int:
-    found = nbgrading.crosscheck(arguments.course, arguments.out)
+    out = arguments.out or arguments.course_dir / "crosscheck"
+    found = crosscheck.crosscheck(arguments.course_dir, out)
     if not found:
         print("nbgrader and the isolated grader agree on every check")
         return 0
@@ -123,12 +116,29 @@ def _crosscheck(arguments: argparse.Namespace) -> int:
     return 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m autograder.nbgrader_cli", description=__doc__)
+def _run(step):
+    """``step`` with the nbgrader wing's errors turned into usage errors."""
+
+    def run(arguments: argparse.Namespace) -> int:
+        from autograder.apps import UsageError
+
+        try:
+            return step(arguments)
+        except (CourseError, ValueError) as error:
+            raise UsageError(str(error)) from None
+
+    return run
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("nbgrader", help="the nbgrader workflow (make notebooks, ...)")
     parser.add_argument(
-        "--course", type=lambda text: Path(text).resolve(), default=notebooks.DEFAULT_COURSE
+        "--course",
+        dest="course_dir",
+        type=lambda text: Path(text).resolve(),
+        default=notebooks.DEFAULT_COURSE_DIR,
     )
-    steps = parser.add_subparsers(dest="step", required=True)
+    steps = parser.add_subparsers(dest="step", required=True, metavar="STEP")
 
     step = steps.add_parser("notebooks", help="write the course directory and source notebooks")
     step.add_argument("--exchange", type=Path, default=notebooks.DEFAULT_EXCHANGE)
@@ -139,46 +149,28 @@ def main(argv: list[str] | None = None) -> int:
         metavar="NAME=PARTS",
         help="group parts into an assignment (e.g. week1=1,2); default: one per part",
     )
-    step.set_defaults(run=_notebooks)
+    step.set_defaults(run=_run(_notebooks))
 
     for name, run, help_text in (
         ("release", _release, "generate_assignment, then prove the release fails"),
         ("publish", _publish, "release_assignment into the exchange"),
         ("collect", _collect, "collect the submissions from the exchange"),
         ("feedback", _feedback, "generate_feedback with hidden tests cleared"),
+        ("zip-collect", _zip_collect, "unpack LMS downloads (downloaded/NAME/archive)"),
     ):
         step = steps.add_parser(name, help=help_text)
         step.add_argument("names", nargs="*", help="assignments (default: all)")
-        step.set_defaults(run=run)
+        step.set_defaults(run=_run(run))
 
-    step = steps.add_parser("zip-collect", help="unpack LMS downloads (downloaded/NAME/archive)")
-    step.add_argument("names", nargs="*", help="assignments (default: all downloaded)")
-    step.set_defaults(run=_zip_collect)
-
-    step = steps.add_parser("autograde", help="autograde submitted/, JOBS workers in parallel")
+    step = steps.add_parser("autograde", help="autograde submitted/, JOBS processes in parallel")
     step.add_argument("names", nargs="*", help="assignments (default: all)")
     step.add_argument("--jobs", "-j", type=int, default=1)
-    step.set_defaults(run=_autograde)
-
-    step = steps.add_parser("worker", help="(internal) autograde ASSIGNMENT/STUDENT in turn")
-    step.add_argument("tasks", nargs="+")
-    step.set_defaults(run=_worker)
+    step.set_defaults(run=_run(_autograde))
 
     step = steps.add_parser("grades", help="export the grades as CSV, with not-graded reasons")
-    step.add_argument("--out", type=Path, default=notebooks.DEFAULT_COURSE / "grades.csv")
-    step.set_defaults(run=_grades)
+    step.add_argument("--out", type=Path, default=None, help="(COURSE/grades.csv)")
+    step.set_defaults(run=_run(_grades))
 
     step = steps.add_parser("crosscheck", help="compare with the isolated grader")
-    step.add_argument("--out", type=Path, default=notebooks.DEFAULT_COURSE / "crosscheck")
-    step.set_defaults(run=_crosscheck)
-
-    arguments = parser.parse_args(argv)
-    try:
-        return arguments.run(arguments)
-    except (nbgrading.CourseError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    step.add_argument("--out", type=Path, default=None, help="(COURSE/crosscheck)")
+    step.set_defaults(run=_run(_crosscheck))

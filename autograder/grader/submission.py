@@ -16,7 +16,8 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .rubric import Rubric
+from autograder.core.notebook import module_in_notebook
+from autograder.core.rubric import Rubric
 
 MAX_MEMBER_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 50 * 1024 * 1024
@@ -104,7 +105,7 @@ def prepare(submission: Path, scratch: Path, rubric: Rubric) -> Prepared:
     source = _module_folder(raw, modules)
     notebooks = sorted(raw.rglob("*.ipynb"))
     if not any((source / f"{m}.py").is_file() for m in modules) and notebooks:
-        _from_notebooks(notebooks, destination, prepared)
+        _from_notebooks(notebooks, destination, prepared, rubric)
     else:
         for module in sorted(modules):
             path = source / f"{module}.py"
@@ -117,10 +118,10 @@ def prepare(submission: Path, scratch: Path, rubric: Rubric) -> Prepared:
     return prepared
 
 
-def _from_notebooks(notebooks: list[Path], destination: Path, prepared: Prepared) -> None:
+def _from_notebooks(
+    notebooks: list[Path], destination: Path, prepared: Prepared, rubric: Rubric
+) -> None:
     """Write the module of every readable part notebook; note the unreadable ones."""
-    from . import notebooks as notebook_tools
-
     for path in notebooks:
         try:
             notebook = json.loads(path.read_text(encoding="utf-8"))
@@ -128,7 +129,7 @@ def _from_notebooks(notebooks: list[Path], destination: Path, prepared: Prepared
             prepared.problems.append(f"{path.name} is not a valid notebook (not JSON: {error})")
             continue
         try:
-            extracted = notebook_tools.extract_module(notebook)
+            extracted = module_in_notebook(notebook, {p.module for p in rubric.parts.values()})
         except ValueError as error:
             prepared.problems.append(f"{path.name}: {error}")
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .rubric import Check, Part
+from autograder.core.rubric import Check, Part
 
 VISIBILITY = {"visible": "visible", "hidden": "after_due_date"}
 
@@ -62,7 +62,7 @@ class Report:
 
 def _test_entry(part: PartResult, index: int, result: CheckResult) -> dict[str, Any]:
     check = result.check
-    prefix = "bonus: " if check.bonus else ""
+    prefix = "extra credit: " if check.bonus else ""
     output = result.message if not result.passed else "passed"
     if part.problem and not result.passed:
         output = part.problem
@@ -70,12 +70,32 @@ def _test_entry(part: PartResult, index: int, result: CheckResult) -> dict[str, 
         "name": f"part {part.part.number} · {check.id}: {prefix}{check.description}",
         "number": f"{part.part.number}.{index}",
         "score": result.score,
+        # Extra credit counts towards the score but not the assignment's maximum.
         "max_score": 0.0 if check.bonus else check.points,
         "output": output,
         "visibility": VISIBILITY[check.visibility],
         "status": "passed" if result.passed else "failed",
         "tags": [f"part{part.part.number}", part.part.module],
+        "extra_data": {"check": check.id, "part": part.part.number},
     }
+
+
+def _part_line(part: PartResult) -> str:
+    """What the student reads about one part before the due date: visible checks only."""
+    visible = [r for r in part.results if not r.check.hidden]
+    earned = sum(r.score for r in visible if not r.check.bonus)
+    available = sum(r.check.points for r in visible if not r.check.bonus)
+    line = f"part {part.part.number} ({part.part.module}): {earned:g} / {available:g} points"
+    extra = [r for r in visible if r.check.bonus]
+    if extra:
+        line += f" (+{sum(r.score for r in extra):g} extra credit)"
+    hidden = sum(r.check.points for r in part.results if r.check.hidden and not r.check.bonus)
+    if hidden:
+        line += (
+            f" in the visible checks; hidden checks worth {hidden:g} more points are graded too "
+            "and shown after the due date"
+        )
+    return line
 
 
 def gradescope(report: Report) -> dict[str, Any]:
@@ -85,7 +105,12 @@ def gradescope(report: Report) -> dict[str, Any]:
         for part in report.parts
         for index, result in enumerate(part.results, start=1)
     ]
-    lines = [f"part {p.part.number} ({p.part.module}): {p.score:g} points" for p in report.parts]
+    lines = [_part_line(p) for p in report.parts]
+    if any(r.check.hidden for p in report.parts for r in p.results):
+        lines.append(
+            "The total score includes the hidden checks: until the due date it may be higher "
+            "or lower than the visible checks alone."
+        )
     for part in report.parts:
         lines += [f"part {part.part.number}: {note}" for note in part.notes]
     lines += report.problems

@@ -13,11 +13,11 @@ import ast
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from autograder.core.paths import ROOT
 
 BEGIN = re.compile(r"^(?P<indent>\s*)### BEGIN SOLUTION\s*$")
 END = re.compile(r"^\s*### END SOLUTION\s*$")
 HINT = re.compile(r"^\s*### HINT:?\s?(?P<text>.*)$")
-ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
 ASSIGNMENTS = ROOT / "assignments"
 

@@ -1,13 +1,13 @@
 """The sandboxed worker: the process that imports and runs a student's modules.
 
-Started by :class:`autograder.sandbox.Sandbox` as ``python -m autograder.worker READ_FD
-WRITE_FD`` from a copy of this package, with a clean environment and a scratch directory as
-its working directory. Its first request (``setup``) isolates it before any student code is
-loaded: where it runs as root it hides the grader's directories behind empty file systems in
-its own mount namespace, drops to an unprivileged uid and forbids gaining privileges again;
-then it sets resource limits and checks which of the grader's paths it can still read. After
-that it serves the grader's requests (see :mod:`autograder.remote`) until the grader closes
-the channel.
+Started by :class:`autograder.grader.sandbox.Sandbox` as
+``python -m autograder.grader.worker READ_FD WRITE_FD`` from a copy of this package, with a
+clean environment and a scratch directory as its working directory. Its first request
+(``setup``) isolates it before any student code is loaded: where it runs as root it hides
+the grader's directories behind empty file systems in its own mount namespace, drops to an
+unprivileged uid and forbids gaining privileges again; then it sets resource limits and
+checks which of the grader's paths it can still read. After that it serves the grader's
+requests (see :mod:`autograder.grader.remote`) until the grader closes the channel.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autograder.remote import Peer, make_shim_module
+from autograder.grader.remote import Peer, make_shim_module
 
 PACKAGE = "submission"
 """The package name under which the student's modules are imported."""

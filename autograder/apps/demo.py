@@ -7,6 +7,7 @@ the copy task briefly, and ends with a table of points per part and the paths it
 
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
 import sys
@@ -14,10 +15,14 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from . import batch, bundle, nbgrading, notebooks, stubs
-from .rubric import load_rubric
+from autograder.build import bundle, stubs
+from autograder.build import nbgrader_course as notebooks
+from autograder.core.paths import ROOT
+from autograder.core.rubric import Rubric, load_rubric
+from autograder.grader import batch
+from autograder.nbgrader import autograde, exchange, grades, release
+from autograder.nbgrader.course_dir import assignments, install_kernel
 
-ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "build" / "demo"
 COPY_STEPS = 300
 
@@ -44,20 +49,22 @@ def grader_scores(folder: Path) -> dict[str, dict[int, float]]:
     return {entry.name: entry.part_points() for entry in graded}
 
 
-def nbgrader_scores(course: Path) -> dict[str, dict[int, float]]:
+def nbgrader_scores(course_dir: Path) -> dict[str, dict[int, float]]:
     """Submit the filled-in and the untouched release for every part; autograde both."""
-    for assignment in nbgrading.assignments(course, "release"):
-        for source in (course / "source" / assignment).glob("*.ipynb"):
+    for assignment in assignments(course_dir, "release"):
+        for source in (course_dir / "source" / assignment).glob("*.ipynb"):
             for student in ("reference", "blank"):
-                target = course / "submitted" / student / assignment
+                target = course_dir / "submitted" / student / assignment
                 target.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(course / "release" / assignment / source.name, target / source.name)
+                shutil.copy2(
+                    course_dir / "release" / assignment / source.name, target / source.name
+                )
                 if student == "reference":
-                    nbgrading.fill_with_solutions(target / source.name, source)
-    nbgrading.autograde(course, jobs=2)
+                    exchange.fill_with_solutions(target / source.name, source)
+    autograde.autograde(course_dir, jobs=2)
     parts = {f"part{p}": p for p in load_rubric().parts}
     scores: dict[str, dict[int, float]] = defaultdict(dict)
-    for row in nbgrading.grade_rows(course):
+    for row in grades.grade_rows(course_dir):
         if row.assignment in parts and row.score is not None:
             scores[row.student][parts[row.assignment]] = row.score
     return scores
@@ -79,13 +86,13 @@ def main() -> int:
     print("assignments/ matches solutions/")
 
     step("building the nbgrader course directory and its release")
-    course = OUT / "course"
-    settings = notebooks.Settings(course=course, exchange=OUT / "exchange", timeout=120)
-    nbgrading.install_kernel()
+    course_dir = OUT / "course"
+    settings = notebooks.Settings(course_dir=course_dir, exchange=OUT / "exchange", timeout=120)
+    install_kernel()
     written = notebooks.write_course(settings)
-    print(f"{len(written.notebooks)} source notebooks in {course / 'source'}")
-    nbgrading.release(course, check_source=False)
-    print(f"released to {course / 'release'}")
+    print(f"{len(written.notebooks)} source notebooks in {course_dir / 'source'}")
+    release.release(course_dir, check_source=False)
+    print(f"released to {course_dir / 'release'}")
 
     step("building the student bundle")
     archive = bundle.build(ROOT / "build" / "student-bundle")
@@ -95,7 +102,7 @@ def main() -> int:
     grader = grader_scores(OUT / "grader")
 
     step("autograding the reference and the blank notebooks with nbgrader")
-    nb_scores = nbgrader_scores(course)
+    nb_scores = nbgrader_scores(course_dir)
 
     step(f"training the copy task for {COPY_STEPS} steps (the solution's model, on the CPU)")
     from solutions import training
@@ -120,12 +127,15 @@ def main() -> int:
             f"{cells[2]:>15g}{cells[3]:>7g}"
         )
     print("(points: the part's total, + its bonus)")
+    wrong = disagreements(rubric, grader, nb_scores)
+    for line in wrong:
+        print(f"WRONG: {line}")
     summary = {"grader": grader, "nbgrader": nb_scores}
     (OUT / "scores.json").write_text(json.dumps(summary, indent=2) + "\n")
     print("\n== What was written")
-    print(f"nbgrader source notebooks:  {course / 'source'}")
-    print(f"nbgrader release:           {course / 'release'}")
-    print(f"nbgrader feedback, grades:  make feedback / make grades COURSE={course}")
+    print(f"nbgrader source notebooks:  {course_dir / 'source'}")
+    print(f"nbgrader release:           {course_dir / 'release'}")
+    print(f"nbgrader feedback, grades:  make feedback / make grades COURSE={course_dir}")
     print(f"student bundle:             {archive.with_suffix('')}/ (and {archive.name})")
     print(f"grader results.json files:  {OUT / 'grader' / 'results'}")
     print(f"grader points per part:     {OUT / 'grader' / 'grades.csv'}")
@@ -135,8 +145,34 @@ def main() -> int:
     )
     print(f"scores of this run:         {OUT / 'scores.json'}")
     print(f"total time: {time.perf_counter() - step.start:.0f} s")
+    if wrong:
+        print(f"{len(wrong)} scores are wrong (see WRONG above): the demo failed")
+        return 1
     return 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def disagreements(
+    rubric: Rubric,
+    grader: dict[str, dict[int, float]],
+    nbgrader: dict[str, dict[int, float]],
+) -> list[str]:
+    """Every part where a route does not give the reference full marks or the blank 0."""
+    found = []
+    for number in rubric.parts:
+        full = rubric.points(number) + sum(c.points for c in rubric.checks_of(number) if c.bonus)
+        for route, scores in (("the isolated grader", grader), ("nbgrader", nbgrader)):
+            reference = scores.get("reference", {}).get(number)
+            blank = scores.get("blank", {}).get(number)
+            if reference != full:
+                found.append(
+                    f"part {number}: {route} gives the reference {reference}, not {full:g}"
+                )
+            if blank != 0:
+                found.append(f"part {number}: {route} gives the blank submission {blank}, not 0")
+    return found
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "demo", help="build everything, grade the reference and the blank on every route"
+    ).set_defaults(run=lambda arguments: main())

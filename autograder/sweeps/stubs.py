@@ -6,13 +6,17 @@ A check that passes on ``assignments/`` gives points for nothing; one that fails
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from . import profiles
-from .loader import Implementation, ImplementationError, load_implementation
-from .rubric import Check, Rubric, load_rubric
-from .runner import Verdict, check_function, run_check
+from autograder.core.assemble import (
+    Implementation,
+    ImplementationError,
+    assemble,
+    load_implementation,
+)
+from autograder.core.rubric import Check, Rubric, load_rubric
+from autograder.core.runner import Verdict, check_function, run_check
 
 
 @dataclass(frozen=True)
@@ -29,18 +33,22 @@ class StubResult:
 def _verdict(check: Check, implementation: Implementation, rubric: Rubric) -> Verdict:
     part = rubric.parts[check.part]
     try:
-        modules = {part.module: implementation.graded_module(part)}
+        modules = {part.module: assemble(part, implementation).module}
     except ImplementationError as error:
         return Verdict(check.id, False, str(error), 0.0)
     return run_check(check_function(check, rubric), modules)
 
 
-def verify(rubric: Rubric | None = None) -> Iterator[StubResult]:
-    """Run every graded check on the solution and on the stubs (grading profile)."""
+def verify(
+    parts: Iterable[int] | None = None, rubric: Rubric | None = None
+) -> Iterator[StubResult]:
+    """Run every graded check of ``parts`` (all when None) on the solution and the stubs."""
     rubric = rubric or load_rubric()
-    profiles.use("grading")
     solutions, stubs = load_implementation("solutions"), load_implementation("assignments")
+    wanted = set(parts or rubric.parts)
     for check in rubric.checks.values():
+        if check.part not in wanted:
+            continue
         if stubs.path_of(rubric.parts[check.part].module) is None:
             continue
         yield StubResult(check, _verdict(check, solutions, rubric), _verdict(check, stubs, rubric))

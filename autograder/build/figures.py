@@ -20,10 +20,10 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 
-from .notebooks import load_prose
-from .rubric import Part, Rubric, load_rubric
+from autograder.build.notebook import load_prose
+from autograder.core.rubric import Part, Rubric, load_rubric
+from autograder.core.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 PAGES = ROOT / "docs" / "parts"
 FIGURES = ROOT / "docs" / "figures"
 TRAINING_STEPS = 300
@@ -105,26 +105,22 @@ def page(part: Part, rubric: Rubric, figures: list[str]) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Draw the figures and write the pages; ``--pages-only`` keeps the figures as they are."""
-    pages_only = "--pages-only" in (sys.argv[1:] if argv is None else argv)
+def write_pages(draw_figures: bool = True) -> list[str]:
+    """Write ``docs/parts/`` (and, unless ``draw_figures`` is False, ``docs/figures/``)."""
     rubric = load_rubric()
     PAGES.mkdir(parents=True, exist_ok=True)
     FIGURES.mkdir(parents=True, exist_ok=True)
     index = ["# The parts", ""]
+    written = []
     for part in rubric.parts.values():
-        if pages_only:
-            figures = [p.name for p in FIGURES.glob(f"part{part.number}*.png")]
-        else:
+        if draw_figures:
             figures = draw(part, rubric)
             if part.module == "tasks":
                 figures += training_figures()
+        else:
+            figures = [p.name for p in FIGURES.glob(f"part{part.number}*.png")]
         (PAGES / f"part{part.number}.md").write_text(page(part, rubric, figures))
         index.append(f"- [Part {part.number}: {part.title}](part{part.number}.md)")
-        print(f"docs/parts/part{part.number}.md ({', '.join(figures) or 'no figure'})")
+        written.append(f"docs/parts/part{part.number}.md ({', '.join(figures) or 'no figure'})")
     (PAGES / "README.md").write_text("\n".join(index) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return written

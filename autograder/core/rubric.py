@@ -6,12 +6,16 @@ results all come from here, so a student's local score equals the graded score.
 
 from __future__ import annotations
 
+import ast
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-RUBRIC_PATH = Path(__file__).resolve().parent.parent / "rubric.toml"
+from autograder.core.paths import RUBRIC
+
+RUBRIC_PATH = RUBRIC
 VISIBILITIES = ("visible", "hidden")
 
 
@@ -23,6 +27,7 @@ class Part:
     module: str
     title: str
     depends: tuple[str, ...] = ()
+    """The earlier parts' modules this part's module imports (read off its imports)."""
     forbidden: tuple[str, ...] = ()
 
     @property
@@ -88,21 +93,56 @@ class Rubric:
         return sum(c.points for c in self.checks_of(part, include_hidden) if not c.bonus)
 
 
-def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
-    """Build a :class:`Rubric` from TOML text, rejecting anything inconsistent."""
+def earlier_parts(source: str, modules: Iterable[str]) -> tuple[str, ...]:
+    """The course modules ``source`` imports relatively (``from .qkv import ...``), in order.
+
+    ``modules`` are the part modules of the course; ``_validate`` and other given helpers
+    are not parts. A module that does not parse imports nothing here (its own error is
+    reported where it is loaded).
+    """
+    known = set(modules)
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ()
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            found += [n for n in names if n in known and n not in found]
+    return tuple(found)
+
+
+def parse_rubric(text: str, source: str = "rubric.toml", modules_dir: Path | None = None) -> Rubric:
+    """Build a :class:`Rubric` from TOML text, rejecting anything inconsistent.
+
+    Each part's ``depends`` is read off the imports of ``modules_dir/<module>.py`` (the
+    reference, or the stubs in the student bundle), never written by hand.
+    """
     data = tomllib.loads(text)
     parts: dict[int, Part] = {}
     for entry in data.get("parts", []):
+        if "depends" in entry:
+            raise ValueError(
+                f"{source}: part {entry.get('number')} lists depends; remove it: the earlier "
+                "parts a part builds on are read off its module's imports"
+            )
         part = Part(
             number=int(entry["number"]),
             module=str(entry["module"]),
             title=str(entry["title"]),
-            depends=tuple(entry.get("depends", ())),
             forbidden=tuple(entry.get("forbidden", ())),
         )
         if part.number in parts:
             raise ValueError(f"{source}: part {part.number} is defined twice")
         parts[part.number] = part
+    if modules_dir is not None:
+        modules = [p.module for p in parts.values()]
+        for number, part in parts.items():
+            path = modules_dir / f"{part.module}.py"
+            if path.is_file():
+                found = earlier_parts(path.read_text(encoding="utf-8"), modules)
+                parts[number] = replace(part, depends=tuple(m for m in found if m != part.module))
     checks: dict[str, Check] = {}
     for entry in data.get("checks", []):
         check = Check(
@@ -130,5 +170,16 @@ def parse_rubric(text: str, source: str = "rubric.toml") -> Rubric:
 
 @cache
 def load_rubric(path: Path = RUBRIC_PATH) -> Rubric:
-    """The course rubric (cached: it is read by every check run)."""
-    return parse_rubric(path.read_text(encoding="utf-8"), source=str(path))
+    """The course rubric (cached: it is read by every check run).
+
+    The parts' ``depends`` come from the reference modules beside it, or from the stubs
+    where there is no reference (the student bundle).
+    """
+    folder = path.parent / "solutions"
+    if not folder.is_dir():
+        folder = path.parent / "assignments"
+    return parse_rubric(
+        path.read_text(encoding="utf-8"),
+        source=str(path),
+        modules_dir=folder if folder.is_dir() else None,
+    )

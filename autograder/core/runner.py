@@ -19,8 +19,8 @@ from typing import Any
 
 from hypothesis import settings
 
-from . import profiles
-from .rubric import Check, Rubric, load_rubric
+from autograder.core import profiles
+from autograder.core.rubric import Check, Rubric, load_rubric
 
 FIXTURE_LINE = re.compile(r"^\s+(?P<name>\w+)=.*,$")
 
@@ -64,7 +64,7 @@ def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
     """ "qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
     if getattr(error, "remote_traceback", None):
         # Raised in the grader's sandbox: the student's frames are in the worker's traceback.
-        from . import remote
+        from autograder.grader import remote
 
         return remote.student_frame(error)
     frames = traceback.extract_tb(error.__traceback__)

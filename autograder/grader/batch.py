@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm import tqdm
 
-from .rubric import Rubric, load_rubric
+from autograder.core.rubric import Rubric, load_rubric
 
 
 def content_hash(submission: Path) -> str:
@@ -49,7 +49,7 @@ def find_submissions(folder: Path) -> list[Path]:
 
 def _grade_one(submission: str, destination: str, parts: list[int] | None) -> str:
     """Grade in a child process and write ``destination``; returns its path."""
-    from . import grade, results
+    from autograder.grader import grade, results
 
     report = grade.grade(Path(submission), parts=parts, hide=(Path(destination).parent,))
     data = results.gradescope(report)

@@ -6,7 +6,7 @@
 ...     out = layer(x, x, x); out.sum().backward()   # gradients come back
 ...     box.reset()                                   # between checks
 
-The worker (:mod:`autograder.worker`) gets a copy of the submission's files in a fresh
+The worker (:mod:`autograder.grader.worker`) gets a copy of the submission's files in a fresh
 scratch directory, a clean environment, CPU-time, memory and file-size limits, its own
 session, and, where the grader runs as root, its own mount namespace (the grader's
 repository, home and temporary directories hidden), no network, and an unprivileged uid of
@@ -34,11 +34,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import remote
-from .remote import ChannelClosed, ChannelTimeout, Peer, ProtocolError, RemoteObject
-from .runner import GraderError
+from autograder.core.paths import ROOT
+from autograder.core.runner import GraderError
+from autograder.grader import remote
+from autograder.grader.remote import (
+    ChannelClosed,
+    ChannelTimeout,
+    Peer,
+    ProtocolError,
+    RemoteObject,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 RUNTIME_FILES = ("remote.py", "worker.py")
 SHARED_WRITABLE = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 """World-writable folders: covered with empty ones, so no submission leaves files for another."""
@@ -269,8 +275,10 @@ class Sandbox:
         runtime = base / "runtime" / "autograder"
         runtime.mkdir(parents=True)
         (runtime / "__init__.py").write_text('"""The grader\'s runtime in the sandbox."""\n')
+        (runtime / "grader").mkdir()
+        (runtime / "grader" / "__init__.py").write_text("")
         for name in RUNTIME_FILES:
-            shutil.copy(Path(__file__).with_name(name), runtime / name)
+            shutil.copy(Path(__file__).with_name(name), runtime / "grader" / name)
         scratch = base / "work"
         package = scratch / "submission"
         package.mkdir(parents=True)
@@ -288,7 +296,7 @@ class Sandbox:
         if os.geteuid() == 0 and self.isolate:
             self.uid = self._free_uid()
             os.chmod(base, 0o711)
-            for path in (runtime.parent, runtime, *runtime.iterdir(), package, *package.iterdir()):
+            for path in (runtime.parent, *runtime.parent.rglob("*"), package, *package.iterdir()):
                 os.chmod(path, 0o755 if path.is_dir() else 0o644)
             os.chown(scratch, self.uid, self.uid)
             os.chmod(scratch, 0o700)
@@ -317,7 +325,14 @@ class Sandbox:
         }
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-s", "-m", "autograder.worker", str(read_in), str(write_out)],
+                [
+                    sys.executable,
+                    "-s",
+                    "-m",
+                    "autograder.grader.worker",
+                    str(read_in),
+                    str(write_out),
+                ],
                 stdin=subprocess.DEVNULL,
                 stdout=stdout,
                 stderr=stderr,

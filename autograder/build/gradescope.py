@@ -13,9 +13,11 @@ import shutil
 import stat
 import tempfile
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
+from autograder.core.paths import ROOT
+from autograder.core.rubric import load_rubric
 
-ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 SOURCE = ("autograder", "solutions", "assignments", "tests", "datasets")
 FILES = ("rubric.toml", "requirements.txt", "pyproject.toml")
@@ -23,8 +25,19 @@ LEFT_OUT = ("__pycache__", "*.pyc", "submissions", "test_*.py", "templates")
 TORCH_VERSION = "2.13.0"
 
 
-def build(out: Path) -> Path:
-    """Write the autograder zip to ``out`` and return its path."""
+def build(out: Path, parts: Iterable[int] | None = None) -> Path:
+    """Write the autograder zip to ``out`` and return its path.
+
+    Args:
+        out: the zip to write.
+        parts: the parts of the assignment this autograder grades (all parts when None);
+            the others are neither graded nor reported missing.
+    """
+    rubric = load_rubric()
+    chosen = sorted(set(parts or rubric.parts))
+    unknown = [n for n in chosen if n not in rubric.parts]
+    if unknown:
+        raise ValueError(f"no part {unknown} in rubric.toml (parts: {sorted(rubric.parts)})")
     with tempfile.TemporaryDirectory() as scratch:
         staging = Path(scratch) / "autograder"
         source = staging / "source"
@@ -37,7 +50,8 @@ def build(out: Path) -> Path:
             shutil.copy2(ROOT / name, source / name)
         setup = (TEMPLATES / "gradescope_setup.sh").read_text().replace("__TORCH__", TORCH_VERSION)
         (staging / "setup.sh").write_text(setup)
-        shutil.copy2(TEMPLATES / "run_autograder", staging / "run_autograder")
+        run = (TEMPLATES / "run_autograder").read_text()
+        (staging / "run_autograder").write_text(run.replace("__PARTS__", " ".join(map(str, chosen))))
         out.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
             for path in sorted(staging.rglob("*")):

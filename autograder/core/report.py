@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .rubric import Rubric
+from autograder.core.rubric import Rubric
 
 
 def score_lines(rubric: Rubric, passed: Mapping[str, bool]) -> list[str]:

@@ -6,6 +6,7 @@ CUDA build of torch) and copy the report it writes into ``docs/gpu.md``.
 
 from __future__ import annotations
 
+import argparse
 import datetime
 import subprocess
 import sys
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parent.parent
+from autograder.core.paths import ROOT
+
 OUT = ROOT / "build" / "gpu-check"
 TASKS = ("copy", "addition", "parser")
 TRAINING_STEPS = 300
@@ -79,7 +81,7 @@ def main() -> int:
             [
                 sys.executable,
                 "-m",
-                "solutions.tasks",
+                "autograder",
                 "train",
                 task,
                 "--steps",
@@ -107,5 +109,7 @@ def main() -> int:
     return 1 if failures else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def register(commands: argparse._SubParsersAction) -> None:
+    commands.add_parser(
+        "gpu-check", help="the solution checks and a short training of each task on CUDA"
+    ).set_defaults(run=lambda arguments: main())

@@ -1,7 +1,7 @@
 """Grade one submission, part by part, without trusting it.
 
 For each part, the student's module is imported in a sandboxed worker process
-(:mod:`autograder.sandbox`); the earlier parts it builds on are shims whose calls run the
+(:mod:`autograder.grader.sandbox`); the earlier parts it builds on are shims whose calls run the
 reference implementation in this process, so each part is graded on its own. Every check
 runs here, in the grader's process, on proxies of the student's objects: the verdicts never
 depend on anything the student's process says about itself.
@@ -18,13 +18,14 @@ from pathlib import Path
 import torch
 from hypothesis import settings
 
-from . import profiles
-from .results import CheckResult, PartResult, Report
-from .rubric import Part, Rubric, load_rubric
-from .runner import check_function, run_check
-from .sandbox import Limits, Sandbox, SandboxError
-from .shortcuts import find_shortcuts
-from .submission import SubmissionError, prepare
+from autograder.core import profiles
+from autograder.core.assemble import REFERENCE, plan
+from autograder.core.rubric import Part, Rubric, load_rubric
+from autograder.core.runner import check_function, run_check
+from autograder.core.shortcuts import find_shortcuts
+from autograder.grader.results import CheckResult, PartResult, Report
+from autograder.grader.sandbox import Limits, Sandbox, SandboxError
+from autograder.grader.submission import SubmissionError, prepare
 
 PART_BUDGET_S = 900.0
 """Wall-clock seconds a part may use in all; checks left after that are not run.
@@ -72,7 +73,12 @@ def grade_part(
             f"write it yourself. Every check of this part scores 0 until then."
         )
         return _fail_all(result, checks, result.problem)
-    dependencies = {name: importlib.import_module(f"solutions.{name}") for name in part.depends}
+    earlier = plan(part.depends, implementation_is_reference=False, reference=True)
+    dependencies = {
+        name: importlib.import_module(f"solutions.{name}")
+        for name, whose in earlier.items()
+        if whose == REFERENCE
+    }
     start = time.monotonic()
     load_failure: str | None = None
     with Sandbox(folder, [part.module], dependencies, limits, hide=hide, isolate=isolate) as box:

@@ -1,0 +1,79 @@
+"""Commands of the isolated grader: ``grade`` one submission, ``batch`` a folder of them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from autograder.core.paths import BUILD
+from autograder.core.rubric import load_rubric
+
+
+def _grade(arguments: argparse.Namespace) -> int:
+    from autograder.apps import UsageError
+    from autograder.grader import grade, results
+    from autograder.grader.sandbox import Limits
+
+    if not arguments.submission.exists():
+        raise UsageError(
+            f"{arguments.submission} does not exist: give a submission folder, a .zip file or "
+            "a folder of notebooks"
+        )
+    out = arguments.out.resolve()
+    limits = Limits(wall_s=arguments.wall_s, cpu_s=arguments.cpu_s, memory_mb=arguments.memory_mb)
+    report = grade.grade(
+        arguments.submission,
+        parts=arguments.parts,
+        limits=limits,
+        isolate=not arguments.no_isolation,
+        hide=(out.parent,),
+        budget_s=arguments.part_budget_s,
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results.gradescope(report), indent=2) + "\n", encoding="utf-8")
+    print(f"{arguments.submission}: {report.score:g} points in {report.seconds:.1f} s -> {out}")
+    for part in report.parts:
+        available = sum(r.check.points for r in part.results if not r.check.bonus)
+        print(f"  part {part.part.number} {part.part.module:<18} {part.score:>5g} / {available:g}")
+    return 0
+
+
+def _batch(arguments: argparse.Namespace) -> int:
+    from autograder.apps import UsageError
+    from autograder.grader import batch
+
+    if not arguments.submissions.is_dir():
+        raise UsageError(
+            f"{arguments.submissions} is not a folder: give the folder that holds one "
+            "submission folder or .zip file per student"
+        )
+    graded = batch.run_batch(
+        arguments.submissions, arguments.out, jobs=arguments.jobs, parts=arguments.parts
+    )
+    print("\n".join(batch.summary(graded, load_rubric())))
+    print(f"points per part: {arguments.out}")
+    return 0
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    grade = commands.add_parser("grade", help="grade a submission in a sandbox -> results.json")
+    grade.add_argument("submission", type=Path, help="a folder, a zip or a folder of notebooks")
+    grade.add_argument("--out", type=Path, default=Path("results.json"))
+    grade.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    grade.add_argument(
+        "--no-isolation", action="store_true", help="no namespace or unprivileged user"
+    )
+    grade.add_argument("--wall-s", type=float, default=30.0, help="seconds per call (30)")
+    grade.add_argument("--cpu-s", type=int, default=600, help="CPU seconds per part (600)")
+    grade.add_argument("--memory-mb", type=int, default=4096, help="memory per part (4096)")
+    grade.add_argument(
+        "--part-budget-s", type=float, default=900.0, help="wall seconds per part in all (900)"
+    )
+    grade.set_defaults(run=_grade)
+    many = commands.add_parser("batch", help="grade a folder of submissions in parallel")
+    many.add_argument("submissions", type=Path, help="a folder of submission folders or zips")
+    many.add_argument("--out", type=Path, default=BUILD / "grades.csv")
+    many.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
+    many.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    many.set_defaults(run=_batch)

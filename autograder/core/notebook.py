@@ -1,0 +1,361 @@
+"""What a course notebook imports: the part's setup, saving the student's module, the checks.
+
+A notebook starts with ``notebook = start(3, builds_on=("qkv",))``. From then on:
+
+- the earlier parts it builds on are importable by their plain names (``from qkv import
+  scaled_dot_product_attention``), chosen by :func:`autograder.core.assemble.plan`: when
+  nbgrader grades the notebook they are the course's reference modules, so a mistake in
+  part 2 does not cost points again in part 3; when the student runs the notebook they are
+  the student's own ``qkv.py``, which the part 2 notebook wrote next to itself;
+- ``notebook.save()`` writes the student's code cells (those headed ``# <module>.py [i/n]``) to
+  ``<module>.py`` beside the notebook, for the later parts;
+- ``notebook.check(id)`` runs one graded check of the rubric on the notebook's code, through
+  the same function pytest runs, and fails with a short message in the student's terms;
+- ``notebook.hidden_check(id)`` runs a hidden check. Hidden checks exist only where the
+  instructor grades; their failure shows the message and nothing of the check's code.
+
+"Grading" means nbgrader executes the notebook (``NBGRADER_EXECUTION`` is ``autograde`` or
+``validate``) and the course repository is found: ``COURSE_ROOT`` or a parent folder of the
+notebook holding ``rubric.toml``, ``solutions/`` and ``tests/hidden/``.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import importlib.util
+import os
+import re
+import sys
+import types
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CELL_HEADER = re.compile(r"^# (?P<module>\w+)\.py \[(?P<index>\d+)/(?P<count>\d+)\]")
+"""First line of every cell that belongs to the part's module: ``# qkv.py [2/5]``."""
+
+GRADING_MODES = ("autograde", "validate")
+RELATIVE_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from \.(?P<name>\w+) import ", re.MULTILINE)
+COURSE_PACKAGES = ("solutions", "tests", "autograder")
+"""Packages of the course that a student's module has no business importing."""
+
+
+class CheckFailed(Exception):
+    """A visible check failed. IPython shows the message only: the check's code is not news."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+class HiddenCheckFailed(CheckFailed):
+    """A hidden check failed: only this message reaches the notebook and the feedback."""
+
+
+class NotebookSetupError(Exception):
+    """The notebook cannot run its checks yet; the message says what to do."""
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
+
+
+# -- a module in notebook form -------------------------------------------------------------
+
+
+def plain_imports(source: str) -> str:
+    """``from .qkv import x`` -> ``from qkv import x``: a notebook is not inside a package."""
+    return RELATIVE_IMPORT.sub(r"\g<indent>from \g<name> import ", source)
+
+
+def relative_imports(source: str, names: Iterable[str]) -> str:
+    """Undo :func:`plain_imports` for the course's modules ``names`` (and ``_validate``)."""
+    wanted = "|".join(re.escape(n) for n in sorted({*names, "_validate"}))
+    pattern = re.compile(rf"^(?P<indent>[ \t]*)from (?P<name>{wanted}) import ", re.MULTILINE)
+    return pattern.sub(r"\g<indent>from .\g<name> import ", source)
+
+
+def module_cells(cells: Iterable[str]) -> dict[str, dict[int, str]]:
+    """Module name -> {cell number: source} of the cells headed ``# <module>.py [i/n]``.
+
+    A later cell with the same header replaces an earlier one (a cell run twice).
+    """
+    found: dict[str, dict[int, str]] = {}
+    for source in cells:
+        match = CELL_HEADER.match(source)
+        if match:
+            found.setdefault(match.group("module"), {})[int(match.group("index"))] = source
+    return found
+
+
+def joined(numbered: Mapping[int, str]) -> str:
+    """The cells of one module, in the order of their numbers, as one source text."""
+    return "\n\n".join(numbered[i].rstrip() for i in sorted(numbered)) + "\n"
+
+
+def _cell_text(cell: Any) -> str | None:
+    """A notebook code cell's source, or None for anything that is not a readable code cell."""
+    if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+        return None
+    source = cell.get("source", "")
+    if isinstance(source, list):
+        return "".join(s for s in source if isinstance(s, str))
+    return source if isinstance(source, str) else None
+
+
+def module_in_notebook(notebook: Any, known: Iterable[str]) -> tuple[str, str] | None:
+    """The part module a notebook's JSON holds: ``(module name, source)``, or None.
+
+    Relative imports of the course modules ``known`` are restored, so the module imports
+    like ``solutions/``. ``ValueError`` names what is wrong with a notebook whose module
+    cells name more than one module or a module that is not a course module.
+    """
+    raw = notebook.get("cells", []) if isinstance(notebook, dict) else []
+    texts = [t for t in map(_cell_text, raw if isinstance(raw, list) else []) if t is not None]
+    cells = module_cells(texts)
+    if not cells:
+        return None
+    if len(cells) > 1:
+        raise ValueError(f"the notebook holds cells of several modules: {sorted(cells)}")
+    module, numbered = next(iter(cells.items()))
+    known = set(known)
+    if module not in known:
+        raise ValueError(f"the notebook's cells name {module}.py, which is not a course module")
+    return module, relative_imports(joined(numbered), known)
+
+
+def course_imports(source: str) -> list[tuple[int, str]]:
+    """(line, module) of every import of the course's packages in ``source``.
+
+    When the notebook is graded, the course's reference code is importable in the same
+    kernel: importing it is copying the answer.
+    """
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        found += [(node.lineno, n) for n in names if n.split(".")[0] in COURSE_PACKAGES]
+    return found
+
+
+# -- the running notebook --------------------------------------------------------------------
+
+
+def grading_root(start: Path | None = None) -> Path | None:
+    """The instructor's course repository, or None where it is not available (a student)."""
+    named = os.environ.get("COURSE_ROOT")
+    if named:
+        return Path(named).resolve()
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (
+            (folder / "rubric.toml").is_file()
+            and (folder / "solutions").is_dir()
+            and (folder / "tests" / "hidden").is_dir()
+        ):
+            return folder
+    return None
+
+
+def _load_file(name: str, path: Path) -> types.ModuleType:
+    """Import ``path`` as the top-level module ``name`` (replacing any earlier one)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise NotebookSetupError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise NotebookSetupError(
+            f"{path} does not import ({type(error).__name__}: {error}). Fix that notebook, run "
+            f"it to its checks again, then rerun this notebook from the top."
+        ) from None
+    return module
+
+
+@dataclass
+class NotebookPart:
+    """One running notebook: its part, where it runs, whose earlier parts it uses."""
+
+    number: int
+    module: str
+    builds_on: tuple[str, ...]
+    forbidden: tuple[str, ...]
+    folder: Path
+    root: Path | None
+    grading: bool
+    earlier: dict[str, str] = field(default_factory=dict)
+    """Earlier part module -> ``yours`` or ``reference`` (:func:`assemble.plan`)."""
+    _namespace: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- the module the student writes -------------------------------------------------
+
+    def _history(self) -> list[str]:
+        """Every cell executed so far in this kernel, oldest first."""
+        history = self._namespace.get("In")
+        return list(history) if isinstance(history, list) else []
+
+    def source(self) -> str:
+        """The student's module: the latest run of each of its cells, in cell order."""
+        return joined(module_cells(self._history()).get(self.module, {}))
+
+    def save(self) -> Path:
+        """Write the student's module beside the notebook, for the parts that build on it."""
+        target = self.folder / f"{self.module}.py"
+        target.write_text(self.source(), encoding="utf-8")
+        return target
+
+    def module_object(self) -> types.ModuleType:
+        """A module holding every public name the notebook defined (what the checks call)."""
+        module = types.ModuleType(self.module, f"part {self.number}, from the notebook")
+        for name, value in self._namespace.items():
+            if not name.startswith("_") and name not in ("In", "Out", "exit", "quit"):
+                setattr(module, name, value)
+        return module
+
+    # -- the earlier parts -------------------------------------------------------------------
+
+    def install_earlier_parts(self) -> None:
+        """Make ``_validate`` and the earlier parts importable by their plain names."""
+        from autograder.core.assemble import REFERENCE
+
+        for name in ("_validate", *self.builds_on):
+            sys.modules.pop(name, None)
+        if self.grading:
+            sys.modules["_validate"] = importlib.import_module("solutions._validate")
+        else:
+            _load_file("_validate", self.folder / "_validate.py")
+        for name in self.builds_on:
+            if self.earlier.get(name) == REFERENCE:
+                sys.modules[name] = importlib.import_module(f"solutions.{name}")
+                continue
+            siblings = sorted(self.folder.parent.glob(f"*/{name}.py"))
+            candidates = [self.folder / f"{name}.py", *siblings]
+            found = next((path for path in candidates if path.is_file()), None)
+            if found is None:
+                raise NotebookSetupError(
+                    f"part {self.number} builds on your {name}.py, which the notebook of that "
+                    f"part writes next to itself when you run its checks. Run that notebook "
+                    f"first (it should sit in a folder beside this one), then rerun this cell."
+                )
+            _load_file(name, found)
+
+    # -- the checks ----------------------------------------------------------------------
+
+    def _shortcut_message(self) -> str | None:
+        from autograder.core.shortcuts import find_shortcuts
+
+        source = self.source()
+        used = [str(s) for s in find_shortcuts(source, self.forbidden)]
+        used += [
+            f"line {line}: imports {name}, the course's own code"
+            for line, name in course_imports(source)
+        ]
+        if not used:
+            return None
+        listed = "; ".join(used)
+        return (
+            f"part {self.number} uses a shortcut the part forbids - {listed} (lines of "
+            f"{self.module}.py as saved by this notebook). Write it yourself: every check of "
+            f"this part scores 0 until then."
+        )
+
+    def _run(self, check_id: str, hidden: bool) -> None:
+        from autograder.core.rubric import load_rubric
+        from autograder.core.runner import check_function, run_check
+
+        failure = HiddenCheckFailed if hidden else CheckFailed
+        rubric = load_rubric(self.root / "rubric.toml") if self.root else load_rubric()
+        check = rubric.checks.get(check_id)
+        if check is None:
+            raise failure(f"{check_id} is not a check of this course's rubric")
+        shortcut = self._shortcut_message()
+        if shortcut:
+            raise failure(shortcut)
+        modules: dict[str, Any] = {name: sys.modules[name] for name in self.builds_on}
+        modules[self.module] = self.module_object()
+        # Module initialisation inside a check is the same in every run, as under pytest.
+        torch.manual_seed(0)
+        try:
+            function = check_function(check, rubric)
+        except (ImportError, LookupError) as error:
+            raise failure(f"this check cannot run here ({error}); tell your instructor") from None
+        verdict = run_check(function, modules)
+        if not verdict.passed:
+            raise failure(f"{check.description}: {verdict.message}")
+        print(f"passed: {check.description} ({check.points:g} point(s))")
+
+    def check(self, check_id: str) -> None:
+        """Run the visible check ``check_id`` on the notebook's code; raise when it fails."""
+        self._run(check_id, hidden=False)
+
+    def hidden_check(self, check_id: str) -> None:
+        """Run a hidden check; it is only available where the instructor grades."""
+        if not self.grading:
+            raise HiddenCheckFailed(
+                "hidden checks run only when the instructor grades the notebook "
+                "(set COURSE_ROOT to the course repository to run them yourself)"
+            )
+        self._run(check_id, hidden=True)
+
+
+def start(
+    number: int, builds_on: Iterable[str] = (), namespace: dict[str, Any] | None = None
+) -> NotebookPart:
+    """Set the notebook up for part ``number``: paths, checks, earlier parts.
+
+    Args:
+        number: the part number in ``rubric.toml``.
+        builds_on: the earlier parts' modules its module imports (written into the setup
+            cell by the notebook builder, read off the reference's imports).
+        namespace: the notebook's global names (IPython's ``user_ns`` when left out).
+    """
+    if namespace is None:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+        namespace = shell.user_ns if shell is not None else {}
+    folder = Path.cwd().resolve()
+    root = grading_root(folder)
+    grading = os.environ.get("NBGRADER_EXECUTION") in GRADING_MODES and root is not None
+    if grading:
+        assert root is not None
+        # The course's own checks, hidden ones included, and its reference modules.
+        sys.path.insert(0, str(root))
+        for name in [n for n in sys.modules if n == "tests" or n.startswith("tests.")]:
+            del sys.modules[name]
+    elif str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+    from autograder.core.assemble import plan
+    from autograder.core.rubric import load_rubric
+
+    rubric = load_rubric(root / "rubric.toml") if grading and root else load_rubric()
+    info = rubric.parts[number]
+    builds_on = tuple(builds_on)
+    part = NotebookPart(
+        number=number,
+        module=info.module,
+        builds_on=builds_on,
+        forbidden=info.forbidden,
+        folder=folder,
+        root=root if grading else None,
+        grading=grading,
+        earlier=plan(builds_on, False, grading),
+        _namespace=namespace,
+    )
+    # Module-level code that locates its own file finds where save() writes the module.
+    namespace.setdefault("__file__", str(folder / f"{info.module}.py"))
+    part.install_earlier_parts()
+    return part
