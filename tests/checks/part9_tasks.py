@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
@@ -222,7 +222,7 @@ def test_vocabulary_encode_decode_round_trip(tasks, data, name, padding):
         f"(skip BOS and PAD, stop at the first EOS: nothing after it is read)",
     )
     # A generation that never wrote EOS, padded to the batch's length: BOS and PAD skipped.
-    unfinished = [bos, *plain] + [pad] * padding
+    unfinished = [bos, *plain] + [pad] * (padding + 1)
     decoded = as_symbols(vocabulary.decode(unfinished), f"{name}.decode")
     harness.expect(
         decoded == list(sequence),
@@ -385,6 +385,7 @@ def test_tokens_to_tree_rejects_malformed(tasks, tree):
     pad=st.sampled_from([0, 3, 9]),
     seed=strategies.SEEDS,
 )
+@example(lengths=[3, 6, 2], pad=3, seed=0)
 def test_batches_pad_and_shift_for_teacher_forcing(tasks, lengths, pad, seed):
     generator = torch.Generator().manual_seed(seed)
     # Content ids avoid the padding id, as a vocabulary's do.

@@ -140,6 +140,13 @@ MISTAKES = [
                 break""",
         "decode stops at EOS but keeps '<eos>' as the last symbol",
     ),
+    edit(
+        "decode_off_by_one",
+        "out.append(self.symbol_of(token_id))",
+        "out.append(self.symbol_of(token_id - 1))",
+        "decode is off by one from encode (the textbook's digits encoded as d + 14 and "
+        "decoded as id - 13)",
+    ),
     # ------------------------------------------------------------ addition
     edit(
         "sum_without_carry_digit",
@@ -324,6 +331,14 @@ MISTAKES = [
         "    return [label] + [token for child in children for token in tree_to_tokens(child)]",
         "    return [token for child in children for token in tree_to_tokens(child)] + [label]",
         "the tree is written in postfix order (children, then the label)",
+    ),
+    edit(
+        "single_number_node_dropped",
+        "    label, *children = tree\n",
+        "    label, *children = tree\n"
+        "    children = [c for c in children if not (label == ASSIGN and c in DIGITS)]\n",
+        "a statement whose right-hand side is a single number loses that number (the "
+        "textbook's flattening: ('ASSIGN', 'y', '5') gives ['ASSIGN', 'y'])",
     ),
     edit(
         "children_reversed",
