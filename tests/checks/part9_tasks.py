@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
@@ -214,12 +214,20 @@ def test_vocabulary_encode_decode_round_trip(tasks, data, name, padding):
         f"{[bos, *plain, eos]} (BOS, the symbols' ids, EOS)",
     )
     # Whatever follows EOS (padding, or tokens a model generated after it) is not read.
-    tail = [pad] * padding + plain[:2]
+    tail = [pad] * padding + [as_int(vocabulary.id_of(content[0]), "id_of"), *plain[:2]]
     decoded = as_symbols(vocabulary.decode(framed + tail), f"{name}.decode")
     harness.expect(
         decoded == list(sequence),
         f"{name}.decode({framed + tail}) is {decoded}, expected {list(sequence)} "
-        f"(skip BOS and PAD, stop at EOS)",
+        f"(skip BOS and PAD, stop at the first EOS: nothing after it is read)",
+    )
+    # A generation that never wrote EOS, padded to the batch's length: BOS and PAD skipped.
+    unfinished = [bos, *plain] + [pad] * (padding + 1)
+    decoded = as_symbols(vocabulary.decode(unfinished), f"{name}.decode")
+    harness.expect(
+        decoded == list(sequence),
+        f"{name}.decode({unfinished}) is {decoded}, expected {list(sequence)} "
+        f"(BOS and PAD are skipped, not decoded as symbols)",
     )
 
 
@@ -247,6 +255,16 @@ def test_addition_examples_pad_and_carry(tasks, digits, data):
         f"addition_example({a}, {b}, {digits}) is {got}, expected {expected} (operands "
         f"zero-padded to {digits} digits, the sum to {digits + 1})",
     )
+    for bad_a, bad_b in ((top + 1, b), (a, top + 1), (-1, b), (a, -1)):
+        harness.expect_raises(
+            ValueError,
+            tasks.addition_example,
+            bad_a,
+            bad_b,
+            digits,
+            what=f"addition_example({bad_a}, {bad_b}, {digits}) (an operand that does not fit "
+            f"in {digits} digits, or is negative)",
+        )
     total = tasks.read_sum(list(expected[1]))
     harness.expect(total == a + b, f"read_sum({list(expected[1])}) is {total!r}, expected {a + b}")
     for bad in ([], ["1", "+", "2"], ["<eos>"]):
@@ -283,10 +301,26 @@ BAD_STATEMENTS = {
     "x1": 1,
     "x = 1 + + 2": 8,
     "x=1%2": 3,
+    "x = 1 +": 7,
+    "x = (1 + 2  ": 12,
+    "1=2": 0,
+    "x=()": 3,
+    "x=1 2": 4,
+}
+"""Bad statement -> the position its error must name (``len(text)`` when it ends early)."""
+
+GOOD_STATEMENTS = {
+    "x = (1 + 2) * 3 ": ("ASSIGN", "x", ("MUL", ("ADD", "1", "2"), "3")),
+    " y=z/(2-x)": ("ASSIGN", "y", ("DIV", "z", ("SUB", "2", "x"))),
+    "z=7": ("ASSIGN", "z", "7"),
 }
 
 
 def test_parse_errors_name_the_position(tasks):
+    # A parser that refuses everything names no position worth having: good text parses.
+    for text, expected in GOOD_STATEMENTS.items():
+        got = as_tree(tasks.parse(text), f"parse({text!r})")
+        harness.expect(got == expected, f"parse({text!r}) is {got}, expected {expected}")
     for text, position in BAD_STATEMENTS.items():
         error = harness.expect_raises(ValueError, tasks.parse, text, what=f"parse({text!r})")
         harness.expect(
@@ -315,17 +349,31 @@ MALFORMED_TREES = [
     ["ASSIGN", "x", "ADD", "1"],
     ["ASSIGN", "x", "1", "2"],
     ["ADD", "1", "2"],
+    ["ADD", "x", "2"],
     ["ASSIGN", "1", "2"],
+    ["ASSIGN", "ADD", "1", "2"],
     ["ASSIGN", "x", "MUL", "+", "2"],
     ["ASSIGN", "x", "SUB", "ASSIGN", "y", "1", "2"],
+    ["ASSIGN", "x", "ADD", "1", "12"],
+    ["ASSIGN", "x", "(", "1", ")"],
+    ["x", "ASSIGN", "1"],
     [],
 ]
 
 
-def test_tokens_to_tree_rejects_malformed(tasks):
-    for tokens in MALFORMED_TREES:
+@given(tree=statements(5))
+def test_tokens_to_tree_rejects_malformed(tasks, tree):
+    tokens = reference_prefix(tree)
+    # A reader that refuses everything rejects the malformed too: the well-formed are read.
+    back = as_tree(tasks.tokens_to_tree(tokens), f"tokens_to_tree({tokens})")
+    harness.expect(back == tree, f"tokens_to_tree({tokens}) is {back}, expected {tree}")
+    for bad, why in [
+        (tokens[:-1], "its last operand is missing"),
+        ([*tokens, tokens[-1]], "a token is left over after the tree ends"),
+        *((t, "it is not a statement tree") for t in MALFORMED_TREES),
+    ]:
         harness.expect_raises(
-            ValueError, tasks.tokens_to_tree, tokens, what=f"tokens_to_tree({tokens})"
+            ValueError, tasks.tokens_to_tree, bad, what=f"tokens_to_tree({bad}) ({why})"
         )
 
 
@@ -337,6 +385,7 @@ def test_tokens_to_tree_rejects_malformed(tasks):
     pad=st.sampled_from([0, 3, 9]),
     seed=strategies.SEEDS,
 )
+@example(lengths=[3, 6, 2], pad=3, seed=0)
 def test_batches_pad_and_shift_for_teacher_forcing(tasks, lengths, pad, seed):
     generator = torch.Generator().manual_seed(seed)
     # Content ids avoid the padding id, as a vocabulary's do.
@@ -357,18 +406,70 @@ def test_batches_pad_and_shift_for_teacher_forcing(tasks, lengths, pad, seed):
     )
 
 
-def test_metrics_exact_match_and_digit_accuracy(tasks):
-    expected = [["1", "0", "2"], ["0", "9", "9"], ["1", "1", "1"], ["5"]]
-    predicted = [["1", "0", "2"], ["0", "9"], ["1", "2", "1", "7"], ["5"]]
-    match = tasks.exact_match(predicted, expected)
-    harness.expect(
-        abs(float(match) - 0.5) < 1e-9, f"exact_match is {match!r}, expected 0.5 (2 of 4 exact)"
+def reference_metrics(predicted: list, expected: list) -> tuple[float, float]:
+    """(exact match, digit accuracy) as the docstrings define them."""
+    exact = sum(list(p) == list(e) for p, e in zip(predicted, expected, strict=True))
+    right = sum(
+        i < len(p) and p[i] == symbol
+        for p, e in zip(predicted, expected, strict=True)
+        for i, symbol in enumerate(e)
     )
-    accuracy = tasks.digit_accuracy(predicted, expected)
-    harness.expect(
-        abs(float(accuracy) - 8 / 10) < 1e-9,
-        f"digit_accuracy is {accuracy!r}, expected 0.8 (8 of the 10 expected symbols are "
-        f"right; a missing symbol counts as wrong, an extra one costs nothing)",
-    )
-    perfect = tasks.exact_match(expected, expected)
-    harness.expect(float(perfect) == 1.0, f"exact_match of the answers themselves is {perfect!r}")
+    return exact / len(expected), right / sum(len(e) for e in expected)
+
+
+def as_fraction(value: Any, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        harness.fail(f"{what} should be a number, got {type(value).__name__}: {value!r}")
+    raise AssertionError("unreachable")
+
+
+@st.composite
+def predictions(draw: st.DrawFn) -> tuple[list, list]:
+    """(predicted, expected): answers, and predictions that are right, cut short, too long or
+    wrong in one symbol. Predictions are tuples (as ``Task.decode_target`` gives them),
+    answers lists."""
+    digit = st.sampled_from(DIGITS)
+    expected = draw(st.lists(st.lists(digit, min_size=1, max_size=5), min_size=1, max_size=6))
+    predicted = []
+    for answer in expected:
+        kind = draw(st.sampled_from(["right", "short", "long", "wrong"]))
+        guess = list(answer)
+        if kind == "short":
+            guess = guess[: draw(st.integers(0, len(guess) - 1))]
+        elif kind == "long":
+            guess += draw(st.lists(digit, min_size=1, max_size=3))
+        elif kind == "wrong":
+            at = draw(st.integers(0, len(guess) - 1))
+            guess[at] = "+" if guess[at] != "+" else "0"
+        predicted.append(tuple(guess))
+    return predicted, expected
+
+
+FIXED_PREDICTIONS = (
+    [("1", "0", "2"), ("0", "9"), ("1", "2", "1", "7"), ("5", "5"), ("4",)],
+    [["1", "0", "2"], ["0", "9", "9"], ["1", "1", "1"], ["5"], ["4"]],
+)
+"""Exact match 2/5; digit accuracy 9/11 (a missing symbol is wrong, an extra one is free)."""
+
+
+@given(case=predictions())
+def test_metrics_exact_match_and_digit_accuracy(tasks, case):
+    answers = case[1]
+    for predicted, expected in (FIXED_PREDICTIONS, case, (answers, answers)):
+        exact, accuracy = reference_metrics(predicted, expected)
+        match = as_fraction(tasks.exact_match(predicted, expected), "exact_match")
+        harness.expect(
+            abs(match - exact) < 1e-9,
+            f"exact_match({predicted}, {expected}) is {match!r}, expected {exact:.6g} (the "
+            f"fraction of predictions equal to their answer, symbol for symbol and length for "
+            f"length; a prediction may be a tuple and its answer a list)",
+        )
+        got = as_fraction(tasks.digit_accuracy(predicted, expected), "digit_accuracy")
+        harness.expect(
+            abs(got - accuracy) < 1e-9,
+            f"digit_accuracy({predicted}, {expected}) is {got!r}, expected {accuracy:.6g} "
+            f"(right symbols over all expected symbols of all examples; a missing symbol "
+            f"counts as wrong, an extra one costs nothing)",
+        )

@@ -11,7 +11,22 @@ pytestmark = pytest.mark.part9
 
 
 def test_vocabulary_rejects_bad_symbols(tasks):
-    for symbols in (["a", "b", "a"], ["7", "<pad>"], ["<eos>"], ["x", ""]):
+    # A vocabulary that refuses everything refuses the bad symbols too: good ones are taken,
+    # with the ids the docstring gives them (3, 4, ... in order, after PAD, BOS and EOS).
+    good = tasks.Vocabulary(["b", "0", "+"])
+    for token_id, symbol in enumerate(["b", "0", "+"], start=3):
+        got = good.id_of(symbol)
+        harness.expect(
+            got == token_id,
+            f"Vocabulary(['b', '0', '+']).id_of({symbol!r}) is {got!r}, expected {token_id} "
+            f"(ids 0, 1, 2 are PAD, BOS, EOS; the symbols follow in the order given)",
+        )
+        back = good.symbol_of(token_id)
+        harness.expect(
+            back == symbol,
+            f"Vocabulary(['b', '0', '+']).symbol_of({token_id}) is {back!r}, expected {symbol!r}",
+        )
+    for symbols in (["a", "b", "a"], ["7", "<pad>"], ["<eos>"], ["x", ""], ["a", 3]):
         harness.expect_raises(
             ValueError, tasks.Vocabulary, symbols, what=f"Vocabulary({symbols!r})"
         )
