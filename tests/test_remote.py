@@ -25,19 +25,22 @@ import torch
 
 import solutions.multihead
 import solutions.qkv
+from autograder.core.paths import ROOT
 from autograder.core.rubric import load_rubric
 from autograder.core.runner import check_function, run_check
-from autograder.grader.remote import (
-    _Q,
+from autograder.grader.channel.decode import Limits as MessageLimits
+from autograder.grader.channel.errors import (
+    BoundedCache,
     ChannelClosed,
-    Peer,
     ProtocolError,
-    RemoteObject,
     StaleHandle,
     StudentError,
     rebuild_exception,
 )
-from autograder.grader.sandbox import ROOT, Limits, Sandbox, WorkerDied, WorkerTimeout
+from autograder.grader.channel.peer import Peer
+from autograder.grader.channel.proxies import RemoteObject
+from autograder.grader.channel.wire import Q
+from autograder.grader.sandbox import Limits, Sandbox, WorkerDied, WorkerTimeout
 
 PROBE = '''
 """Helpers the tests call in the worker."""
@@ -67,9 +70,9 @@ def save(state, path):
 def kept_graphs():
     import gc
 
-    from autograder.grader.remote import Peer
+    from autograder.grader.channel.peer import Peer
 
-    return [g for p in gc.get_objects() if isinstance(p, Peer) for g in p._graphs]
+    return sum(p.graph_count for p in gc.get_objects() if isinstance(p, Peer))
 
 
 def draws():
@@ -408,10 +411,12 @@ def test_other_exceptions_are_student_errors(probe: RemoteObject) -> None:
 
 
 def test_exceptions_that_cannot_be_rebuilt_become_student_errors() -> None:
-    error = rebuild_exception("UnicodeDecodeError", ["UnicodeDecodeError"], ("odd",), "tb")
+    error = rebuild_exception(
+        "UnicodeDecodeError", ["UnicodeDecodeError"], ("odd",), "tb", BoundedCache()
+    )
     assert isinstance(error, StudentError) and str(error) == "odd"
     assert error.remote_traceback == "tb"
-    error = rebuild_exception("Weird name!", ["Weird", "LookupError"], ("x", 1), "")
+    error = rebuild_exception("Weird name!", ["Weird", "LookupError"], ("x", 1), "", BoundedCache())
     assert isinstance(error, LookupError) and type(error).__name__ == "StudentError"
 
 
@@ -448,7 +453,7 @@ def test_graphs_are_dropped_when_their_results_are(box: Sandbox, probe: RemoteOb
     x = torch.randn(2, 3, requires_grad=True)
     for _ in range(5):
         probe.weighted(x, x, x)
-    kept = probe.echo(1) and len(box.module("probe").kept_graphs())
+    kept = probe.echo(1) and box.module("probe").kept_graphs()
     assert kept <= 1, "only the graph of a result still alive on the grader's side is kept"
 
 
@@ -509,6 +514,18 @@ def test_round_trip_is_fast(probe: RemoteObject) -> None:
 # ------------------------------------------------------------------------------ malformed input
 
 
+def answer_with(data: bytes, limits: MessageLimits | None = None) -> Peer:
+    """A peer whose next request reads ``data`` as the other end's answer.
+
+    The peer reads and writes the same pipe: ``data`` is in it before the request, so it is
+    what the peer reads first.
+    """
+    read, write = os.pipe()
+    peer = Peer(read, write, restricted=True, limits=limits, timeout=5)
+    os.write(write, data)
+    return peer
+
+
 @pytest.mark.parametrize(
     ("body", "problem"),
     [
@@ -518,10 +535,10 @@ def test_round_trip_is_fast(probe: RemoteObject) -> None:
         (
             b"t"
             + bytes((0, 0, 1))
-            + _Q.pack(4)
+            + Q.pack(4)
             + struct.pack("<I", 3)
             + b"cpu"
-            + _Q.pack(3)
+            + Q.pack(3)
             + b"abc",
             "bytes",
         ),
@@ -530,32 +547,46 @@ def test_round_trip_is_fast(probe: RemoteObject) -> None:
     ],
 )
 def test_malformed_messages_are_refused(body: bytes, problem: str) -> None:
-    read, write = os.pipe()
+    peer = answer_with(Q.pack(len(body)) + body)
     try:
-        peer = Peer(read, write, restricted=True)
-        os.write(write, _Q.pack(len(body)) + body)
         with pytest.raises(ProtocolError, match=problem):
-            peer._receive()
+            peer.request("echo", ())
     finally:
-        os.close(read)
-        os.close(write)
+        peer.close()
 
 
 def test_oversized_header_is_refused_before_reading() -> None:
-    read, write = os.pipe()
+    peer = answer_with(Q.pack(10**9), MessageLimits(message_bytes=100))
     try:
-        peer = Peer(read, write, restricted=True, max_message=100)
-        os.write(write, _Q.pack(10**9))
         with pytest.raises(ProtocolError, match="more than the limit"):
-            peer._receive()
-        os.close(write)
-        write = -1
+            peer.request("echo", ())
         with pytest.raises(ChannelClosed):
-            peer._receive()
+            peer.request("echo", ())
     finally:
-        os.close(read)
-        if write >= 0:
-            os.close(write)
+        peer.close()
+
+
+@pytest.mark.parametrize("nested", [False, True])
+def test_a_message_cannot_hold_more_values_than_its_budget(nested: bool) -> None:
+    """Empty lists cost 5 bytes on the wire and a hundred in memory: items are budgeted."""
+    empty = b"[" + struct.pack("<I", 0)
+    if nested:
+        body = (b"[" + struct.pack("<I", 1)) * 5 + empty
+    else:
+        body = b"[" + struct.pack("<I", 5) + empty * 5
+    peer = answer_with(Q.pack(len(body)) + body, MessageLimits(items=4))
+    try:
+        with pytest.raises(ProtocolError, match="more than"):
+            peer.request("echo", ())
+    finally:
+        peer.close()
+
+
+def test_names_chosen_by_the_worker_make_a_bounded_number_of_classes() -> None:
+    cache: BoundedCache[tuple[str, str], type] = BoundedCache(size=8)
+    for number in range(100):
+        rebuild_exception(f"Error{number}", ["ValueError"], ("x",), "", cache)
+    assert len(cache.entries) == 8
 
 
 # ------------------------------------------------------------------------------ shims
@@ -629,8 +660,8 @@ def test_shim_modules_load_weights_and_honour_training(shimmed: Sandbox) -> None
 
 def test_shim_inputs_are_bounded(shimmed: Sandbox) -> None:
     shimmed.reset()
-    with pytest.raises(ValueError, match="at most 16777216 tensor elements"):
-        shimmed.module("block").heads(torch.zeros(1, 2**12, 2**12 + 2), 2)
+    with pytest.raises(ValueError, match=f"at most {2**22} tensor elements"):
+        shimmed.module("block").heads(torch.zeros(1, 2**11, 2**11 + 2), 2)
 
 
 def test_shims_never_expose_the_reference(shimmed: Sandbox) -> None:
@@ -764,10 +795,10 @@ def test_real_checks_work_through_the_sandbox(impl: str, passes: bool) -> None:
 
 
 def test_the_scratch_folder_is_shared_with_the_grader(box: Sandbox, probe: RemoteObject) -> None:
-    assert box.scratch is not None
-    path = box.scratch / "checkpoint.pt"
-    probe.save({"weight": torch.arange(3.0)}, str(path))
-    assert torch.equal(torch.load(path, weights_only=True)["weight"], torch.arange(3.0))
+    assert box.scratch is not None and box.worker_scratch is not None
+    probe.save({"weight": torch.arange(3.0)}, str(box.worker_scratch / "checkpoint.pt"))
+    saved = torch.load(box.scratch / "checkpoint.pt", weights_only=True)
+    assert torch.equal(saved["weight"], torch.arange(3.0))
 
 
 def test_readable_folders_are_shared_read_only(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -60,13 +60,22 @@ def fixture_names(function: Callable[..., Any]) -> list[str]:
     return list(inspect.signature(function).parameters)
 
 
-def _student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
-    """ "qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
-    if getattr(error, "remote_traceback", None):
-        # Raised in the grader's sandbox: the student's frames are in the worker's traceback.
-        from autograder.grader import remote
+REMOTE_FRAME = re.compile(
+    r'^  File "(?P<file>[^"]+)", line (?P<line>\d+), in (?P<name>.+)$', re.MULTILINE
+)
+"""A frame of the traceback text that comes with an exception raised in the grader's worker."""
 
-        return remote.student_frame(error)
+
+def student_frame(error: BaseException, roots: tuple[str, ...]) -> str:
+    """ "qkv.py, line 42, in scaled_dot_product_attention" for the deepest student frame."""
+    remote = getattr(error, "remote_traceback", None)
+    if remote:
+        # Raised in the grader's worker: the student's frames are in its traceback text.
+        frames = [m for m in REMOTE_FRAME.finditer(remote) if "/submission/" in m["file"]]
+        if not frames:
+            return ""
+        last = frames[-1]
+        return f" ({last['file'].rsplit('/', 1)[-1]}, line {last['line']}, in {last['name']})"
     frames = traceback.extract_tb(error.__traceback__)
     for frame in reversed(frames):
         path = frame.filename.replace("\\", "/")
@@ -118,7 +127,7 @@ def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = (
         return str(error) or "a function this check calls is not implemented yet"
     if isinstance(error, AssertionError):
         return f"assertion failed: {error}{example}"
-    frame = _student_frame(error, roots)
+    frame = student_frame(error, roots)
     if not frame and (roots or getattr(error, "remote_traceback", None)):
         return (
             f"checking your result raised {type(error).__name__}: {error}{example}\n"

@@ -6,13 +6,10 @@
 ...     out = layer(x, x, x); out.sum().backward()   # gradients come back
 ...     box.reset()                                   # between checks
 
-The worker (:mod:`autograder.grader.worker`) gets a copy of the submission's files in a fresh
-scratch directory, a clean environment, CPU-time, memory and file-size limits, its own
-session, and, where the grader runs as root, its own mount namespace (the grader's
-repository, home and temporary directories hidden), no network, and an unprivileged uid of
-its own, so that closing the sandbox can kill every process the submission started. Each
-request has a
-wall-clock limit. Whatever the submission does, the grader gets an exception
+The worker (:mod:`autograder.grader.worker`) is forked by the zygote, gets a copy of the
+submission's files in a limited scratch tmpfs, and shuts itself in (namespaces, an
+unprivileged uid, resource limits) before it imports anything of the student's. Each request
+has a wall-clock limit. Whatever the submission does, the grader gets an exception
 (:class:`WorkerDied`, :class:`WorkerTimeout`, :class:`WorkerMemoryError`,
 :class:`ModuleLoadError`, or the exception the student's code raised) and stays usable.
 """
@@ -25,62 +22,44 @@ import os
 import secrets
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import types
-from dataclasses import dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from autograder.core.paths import ROOT
+from autograder.core.paths import ASSIGNMENTS, ROOT
 from autograder.core.runner import GraderError
-from autograder.grader import remote
-from autograder.grader.remote import (
-    ChannelClosed,
-    ChannelTimeout,
-    Peer,
-    ProtocolError,
-    RemoteObject,
-)
+from autograder.grader import spawner
+from autograder.grader.channel.decode import Limits as MessageLimits
+from autograder.grader.channel.errors import ChannelClosed, ChannelTimeout, ProtocolError
+from autograder.grader.channel.peer import Peer
+from autograder.grader.channel.proxies import RemoteObject
+from autograder.grader.channel.shims import ShimService
+from autograder.grader.limits import Limits
+from autograder.grader.worker.isolation import Plan
+from autograder.grader.worker.serve import PACKAGE
 
-RUNTIME_FILES = ("remote.py", "worker.py")
 SHARED_WRITABLE = (tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 """World-writable folders: covered with empty ones, so no submission leaves files for another."""
 SYSTEM_DIRS = frozenset(
-    {
-        "bin",
-        "boot",
-        "dev",
-        "etc",
-        "lib",
-        "lib32",
-        "lib64",
-        "libx32",
-        "opt",
-        "proc",
-        "run",
-        "sbin",
-        "sys",
-        "usr",
-        "var",
-    }
+    {"bin", "boot", "dev", "etc", "lib", "lib32", "lib64", "libx32", "opt"}
+    | {"proc", "run", "sbin", "sys", "usr", "var"}
 )
 """Top-level folders a worker may see. Every other one (/home, /root, /work, /srv, /mnt, ...)
 is covered: another copy of the course elsewhere on the machine must stay out of reach too."""
 
-
-def _other_top_level_dirs() -> list[str]:
-    """The top-level folders that are not system folders (they may hold anyone's files)."""
-    try:
-        names = os.listdir("/")
-    except OSError:
-        return []
-    return [f"/{name}" for name in names if name not in SYSTEM_DIRS and os.path.isdir(f"/{name}")]
-
-
-"""What the worker imports from this package (copied: the repository itself is hidden)."""
+__all__ = [
+    "Limits",
+    "ModuleLoadError",
+    "Sandbox",
+    "SandboxError",
+    "WorkerDied",
+    "WorkerMemoryError",
+    "WorkerTimeout",
+]
 
 
 class SandboxError(GraderError):
@@ -103,34 +82,6 @@ class ModuleLoadError(SandboxError):
     """A module of the submission is missing or does not import."""
 
 
-@dataclass(frozen=True)
-class Limits:
-    """Resource limits of one worker process.
-
-    Attributes:
-        wall_s: seconds the submission has for one request (a call, an import...).
-        startup_s: seconds the worker has to start (importing torch takes one or two).
-        cpu_s: CPU seconds for the worker's whole life.
-        memory_mb: address space of the worker, in MiB (torch alone maps a few hundred).
-        file_mb: the largest file the submission may write, in MiB.
-        processes: processes and threads the sandbox's user may have at once.
-        threads: torch's intra-op threads in the worker.
-        message_mb: the largest message the worker may send, in MiB.
-        check_s: seconds from one :meth:`Sandbox.reset` to the next (a check's budget, so
-            a check that loops over an endless generator of the student's still ends).
-    """
-
-    wall_s: float = 30.0
-    startup_s: float = 60.0
-    cpu_s: int = 600
-    memory_mb: int = 4096
-    file_mb: int = 64
-    processes: int = 256
-    threads: int = 1
-    message_mb: int = 256
-    check_s: float = 300.0
-
-
 def _module_files(folder: Path) -> list[Path]:
     return sorted(
         p
@@ -146,21 +97,49 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def _processes_of(uid: int) -> list[int]:
-    """Processes of real uid ``uid`` (not zombies: those hold nothing and cannot be killed)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
+def _other_top_level_dirs() -> list[str]:
+    """The top-level folders that are not system folders (they may hold anyone's files)."""
+    try:
+        names = os.listdir("/")
+    except OSError:
+        return []
+    return [f"/{name}" for name in names if name not in SYSTEM_DIRS and os.path.isdir(f"/{name}")]
+
+
+def _memory_cgroup() -> Path | None:
+    """The memory cgroup of this process, if this process may make child groups in it."""
+    try:
+        with open("/proc/self/cgroup", encoding="ascii") as groups:
+            lines = groups.read().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if "memory" in controllers.split(","):
+            folder = Path("/sys/fs/cgroup/memory") / path.lstrip("/")
+        elif controllers == "" and "memory" in _read("/sys/fs/cgroup/cgroup.controllers"):
+            folder = Path("/sys/fs/cgroup") / path.lstrip("/")
+        else:
             continue
-        try:
-            with open(f"/proc/{entry}/status", encoding="ascii", errors="replace") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
-            continue
-        state, uids = fields.get("State", "").split(), fields.get("Uid", "").split()
-        if uids and int(uids[0]) == uid and state[:1] != ["Z"]:
-            found.append(int(entry))
-    return found
+        if folder.is_dir() and os.access(folder, os.W_OK):
+            return folder
+    return None
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and is not a zombie."""
+    try:
+        status = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return status.rpartition(")")[2].split()[:1] != ["Z"]
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
 
 
 class Sandbox:
@@ -175,13 +154,13 @@ class Sandbox:
         limits: resource limits (:class:`Limits`).
         support_dir: where modules the submission lacks come from (the stubs in
             ``assignments/``, which hold the shared ``_validate.py``).
-        hide: further directories the submission must not see (the results file's folder).
-        readable: directories inside hidden ones that the submission may read (``datasets/``).
+        hide: further folders the submission must not see (the results file's folder).
+        readable: folders inside hidden ones that the submission may read (``datasets/``).
         probes: paths whose readability is checked from inside; readable ones are reported
             in :attr:`unapplied`. Defaults to ``solutions/`` and ``tests/hidden/``; the
             ``hide`` folders are always probed.
         seed: the seed of the worker's random generators (and of :meth:`reset`).
-        isolate: use a namespace and an unprivileged uid where the grader is root.
+        isolate: use namespaces and an unprivileged uid where the grader is root.
     """
 
     def __init__(
@@ -190,7 +169,7 @@ class Sandbox:
         module_names: list[str] | tuple[str, ...] = (),
         dependencies: dict[str, types.ModuleType] | None = None,
         limits: Limits | None = None,
-        support_dir: str | Path | None = ROOT / "assignments",
+        support_dir: str | Path | None = ASSIGNMENTS,
         hide: list[str | Path] | tuple[str | Path, ...] = (),
         readable: list[str | Path] | tuple[str | Path, ...] = (),
         probes: list[str | Path] | None = None,
@@ -204,23 +183,22 @@ class Sandbox:
         self.support_dir = Path(support_dir) if support_dir else None
         self.hide = [str(Path(p).resolve()) for p in hide]
         self.readable = [str(Path(p).resolve()) for p in readable]
-        self.probes = [str(p) for p in (probes if probes is not None else self._default_probes())]
+        default_probes = [ROOT / "solutions", ROOT / "tests" / "hidden"]
+        self.probes = [str(p) for p in (probes if probes is not None else default_probes)]
         self.probes += [p for p in self.hide if p not in self.probes]
         self.seed = seed
         self.isolate = isolate
         self.unapplied: list[str] = []
         """Protections that could not be applied (empty when fully isolated)."""
         self.uid: int | None = None
+        self.pid: int | None = None
+        self.exit_status: int | None = None
+        self._init_pid: int | None = None
         self._base: Path | None = None
-        self._process: subprocess.Popen[bytes] | None = None
+        self._cgroup: Path | None = None
         self._peer: Peer | None = None
         self._modules: dict[str, RemoteObject] = {}
-        self._service: remote.ShimService | None = None
         self._tail = ""
-
-    @staticmethod
-    def _default_probes() -> list[Path]:
-        return [ROOT / "solutions", ROOT / "tests" / "hidden"]
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -232,23 +210,39 @@ class Sandbox:
         self.close()
 
     @property
+    def running(self) -> bool:
+        """Whether the worker process is up and its channel usable."""
+        return (
+            self.pid is not None
+            and self.exit_status is None
+            and self._peer is not None
+            and self._peer.closed is None
+        )
+
+    @property
+    def worker_scratch(self) -> Path | None:
+        """The worker's scratch folder as the worker sees it (its working folder and HOME)."""
+        return None if self._base is None else self._base / "work"
+
+    @property
     def scratch(self) -> Path | None:
-        """The worker's working directory: the same path in both processes (None when stopped).
+        """The worker's scratch folder, as the grader can reach it (None when stopped).
 
         The one place where the submission and the grader can exchange files: a check that
         has the student's code save a checkpoint gives it a path in here.
         """
-        return self._base / "work" if self._base is not None else None
-
-    @property
-    def running(self) -> bool:
-        """Whether the worker process is up and its channel usable."""
-        return (
-            self._process is not None
-            and self._process.poll() is None
-            and self._peer is not None
-            and self._peer.closed is None
-        )
+        if self._base is None or self.pid is None:
+            return None
+        inside = self._base / "work"
+        if self.uid is None:
+            return inside
+        # The scratch tmpfs exists in the worker's mount namespace: reach it through the
+        # namespace's first process (the child of the worker's process).
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            return None
+        return Path(f"/proc/{children[0]}/root") / inside.relative_to("/") if children else None
 
     def start(self) -> None:
         """Start the worker (``module()`` does this when needed).
@@ -261,188 +255,177 @@ class Sandbox:
             return
         self.close()
         try:
-            base = Path(tempfile.mkdtemp(prefix="autograder-"))
-            self._base = base
-            scratch, runtime = self._prepare_files(base)
-            self._spawn(base, scratch, runtime)
-            self._setup(runtime)
+            self._base = Path(tempfile.mkdtemp(prefix="autograder-"))
+            self._stage(self._base)
+            self._spawn(self._base)
+            self._setup()
         except BaseException:
             self.close()
             raise
 
-    def _prepare_files(self, base: Path) -> tuple[Path, Path]:
-        """The scratch directory (a copy of the submission) and the runtime package."""
-        runtime = base / "runtime" / "autograder"
-        runtime.mkdir(parents=True)
-        (runtime / "__init__.py").write_text('"""The grader\'s runtime in the sandbox."""\n')
-        (runtime / "grader").mkdir()
-        (runtime / "grader" / "__init__.py").write_text("")
-        for name in RUNTIME_FILES:
-            shutil.copy(Path(__file__).with_name(name), runtime / "grader" / name)
-        scratch = base / "work"
-        package = scratch / "submission"
+    def _stage(self, base: Path) -> None:
+        """The files the worker copies into its scratch folder: the submission's package."""
+        package = base / "staging" / PACKAGE
         package.mkdir(parents=True)
         (package / "__init__.py").write_text('"""The submission\'s modules."""\n')
         copied = set()
         for path in _module_files(self.submission_dir):
             if path.stem not in self.dependencies:
-                shutil.copy(path, package / path.name)
+                shutil.copyfile(path, package / path.name)
                 copied.add(path.stem)
         if self.support_dir is not None and self.support_dir.is_dir():
             for path in _module_files(self.support_dir):
                 if path.stem not in copied and path.stem not in self.dependencies:
-                    shutil.copy(path, package / path.name)
-        self.uid = None
-        if os.geteuid() == 0 and self.isolate:
-            self.uid = self._free_uid()
-            os.chmod(base, 0o711)
-            for path in (runtime.parent, *runtime.parent.rglob("*"), package, *package.iterdir()):
-                os.chmod(path, 0o755 if path.is_dir() else 0o644)
-            os.chown(scratch, self.uid, self.uid)
-            os.chmod(scratch, 0o700)
-        return scratch, runtime
+                    shutil.copyfile(path, package / path.name)
+        (base / "staging" / "tmp").mkdir()
+        os.chmod(base, 0o711)
+        for path in (base / "staging", *(base / "staging").rglob("*")):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
-    def _spawn(self, base: Path, scratch: Path, runtime: Path) -> None:
-        """Start the worker process in its own session, with a clean environment."""
-        read_in, write_in = os.pipe()
-        read_out, write_out = os.pipe()
-        stdout = open(base / "stdout.txt", "wb")  # noqa: SIM115 - handed to the child
-        stderr = open(base / "stderr.txt", "wb")  # noqa: SIM115
-        env = {
-            "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": str(scratch),
-            "TMPDIR": "/tmp",
-            "LANG": "C.UTF-8",
-            # The sandbox's uid has no passwd entry; getpass.getuser() reads these first.
-            "USER": "student",
-            "LOGNAME": "student",
-            "PYTHONPATH": str(runtime.parent),
-            "PYTHONHASHSEED": "0",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "OMP_NUM_THREADS": str(self.limits.threads),
-            "MKL_NUM_THREADS": str(self.limits.threads),
-        }
-        try:
-            self._process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-s",
-                    "-m",
-                    "autograder.grader.worker",
-                    str(read_in),
-                    str(write_out),
-                ],
-                stdin=subprocess.DEVNULL,
-                stdout=stdout,
-                stderr=stderr,
-                pass_fds=(read_in, write_out),
-                cwd=scratch,
-                env=env,
-                start_new_session=True,
-            )
-        finally:
-            stdout.close()
-            stderr.close()
-            os.close(read_in)
-            os.close(write_out)
-        self._peer = Peer(
-            read_out,
-            write_in,
-            restricted=True,
-            share_tracebacks=False,
-            max_message=self.limits.message_mb * 2**20,
-        )
-        self._peer.translate = self._translate
-        self._peer.gone = lambda error: WorkerDied(
-            f"the submission's process is no longer running: {error}"
-        )
-
-    def _setup(self, runtime: Path) -> None:
-        """Have the worker isolate itself and build the shims; note what was not applied."""
-        assert self._peer is not None
-        self._service = remote.ShimService(self._peer, self.dependencies)
-        config = {
-            "parent": os.getpid(),
-            "uid": self.uid,
-            # The grader's files, and every folder other submissions could also write to.
-            "hide": [
+    def _plan(self, base: Path) -> Plan:
+        scratch = str(base / "work")
+        return Plan(
+            scratch=scratch,
+            staging=str(base / "staging"),
+            hide=[
                 str(ROOT),
                 str(Path.home()),
                 *SHARED_WRITABLE,
                 *_other_top_level_dirs(),
                 *self.hide,
             ],
-            "keep_read_only": sorted(
-                {sys.prefix, sys.base_prefix, sys.exec_prefix, str(runtime.parent), *self.readable}
-            ),
-            "limits": {
-                "cpu_s": self.limits.cpu_s,
-                "memory_bytes": self.limits.memory_mb * 2**20,
-                "file_bytes": self.limits.file_mb * 2**20,
-                "processes": self.limits.processes,
+            keep_read_only=sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *self.readable}),
+            uid=self.uid,
+            cpu_s=self.limits.cpu_s,
+            memory_bytes=self.limits.memory_mb * 2**20,
+            file_bytes=self.limits.file_mb * 2**20,
+            scratch_bytes=self.limits.scratch_mb * 2**20,
+            scratch_files=self.limits.scratch_files,
+            processes=self.limits.processes,
+            cgroup=str(self._cgroup or ""),
+            probes=self.probes,
+        )
+
+    def _spawn(self, base: Path) -> None:
+        """Fork the worker from the zygote, on a fresh pair of pipes."""
+        self.uid = self._free_uid() if os.geteuid() == 0 and self.isolate else None
+        self._cgroup = self._make_cgroup() if self.uid is not None else None
+        scratch = str(base / "work")
+        config = {
+            "plan": asdict(self._plan(base)),
+            "stdout": str(base / "stdout.txt"),
+            "stderr": str(base / "stderr.txt"),
+            "environment": {
+                "PATH": "/usr/local/bin:/usr/bin:/bin",
+                "HOME": scratch,
+                "TMPDIR": f"{scratch}/tmp",
+                "LANG": "C.UTF-8",
+                # The sandbox's uid has no passwd entry; getpass.getuser() reads these first.
+                "USER": "student",
+                "LOGNAME": "student",
+                "PYTHONHASHSEED": "0",
+                "OMP_NUM_THREADS": str(self.limits.threads),
+                "MKL_NUM_THREADS": str(self.limits.threads),
             },
-            "probes": self.probes,
+            "drop_paths": [str(ROOT)],
             "threads": self.limits.threads,
             "seed": self.seed,
-            "shims": self._service.describe(),
         }
-        self._peer.timeout = self.limits.startup_s
-        self._peer.what = "start-up"
+        read_in, write_in = os.pipe()
+        read_out, write_out = os.pipe()
         try:
-            answer = self._peer._request("setup", (config,))
-        finally:
-            self._peer.timeout = self.limits.wall_s
-        self.unapplied = [str(u) for u in answer.get("unapplied", [])]
-        if self.uid is None:
-            self.unapplied.append(
-                "could not isolate the submission's processes: processes it starts in a new "
-                "session may outlive it"
-            )
+            self.pid = spawner.zygote().spawn(config, read_in, write_out)
+        except spawner.ZygoteError as error:
+            for fd in (read_in, write_in, read_out, write_out):
+                os.close(fd)
+            raise WorkerDied(f"the submission's process could not start: {error}") from None
+        os.close(read_in)
+        os.close(write_out)
+        self.exit_status = None
+        self._peer = Peer(
+            read_out,
+            write_in,
+            restricted=True,
+            share_tracebacks=False,
+            limits=MessageLimits(message_bytes=self.limits.message_mb * 2**20),
+        )
+        self._peer.translate = self._translate
+        self._peer.gone = lambda error: WorkerDied(
+            f"the submission's process is no longer running: {error}"
+        )
+
+    def _setup(self) -> None:
+        """Have the worker build the shims; note the protections it could not apply."""
+        assert self._peer is not None
+        service = ShimService(self._peer, self.dependencies)
+        answer = self._peer.request(
+            "setup", (service.describe(),), what="start-up", timeout=self.limits.startup_s
+        )
+        self._peer.timeout = self.limits.wall_s
+        self.unapplied = [str(u) for u in answer.get("unapplied", [])][:20]
+        self._init_pid = self._first_of_namespace()
+
+    def _first_of_namespace(self) -> int | None:
+        """The host pid of the first process of the worker's namespaces (its only child)."""
+        if self.uid is None or self.pid is None:
+            return None
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text().split()
+        except OSError:
+            return None
+        return int(children[0]) if len(children) == 1 else None
 
     @staticmethod
     def _free_uid() -> int:
-        """An unused uid of its own, so that its processes can be found and killed."""
-        while True:
-            uid = 200_000 + secrets.randbelow(800_000)
-            if not _processes_of(uid):
-                return uid
+        """An unused uid of its own for the submission's processes."""
+        return 200_000 + secrets.randbelow(800_000)
+
+    def _make_cgroup(self) -> Path | None:
+        parent = _memory_cgroup()
+        if parent is None:
+            return None
+        folder = parent / f"autograder-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            folder.mkdir()
+        except OSError:
+            return None
+        return folder
 
     def _kill(self) -> None:
-        process = self._process
-        if process is None:
+        if self.pid is None or self.exit_status is not None:
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(process.pid, signal.SIGKILL)
-        if self.uid is not None:
-            # Processes that left the session (setsid, double fork) still have the uid.
-            for _ in range(20):
-                pids = _processes_of(self.uid)
-                if not pids:
-                    break
-                for pid in pids:
-                    with contextlib.suppress(ProcessLookupError):
-                        os.kill(pid, signal.SIGKILL)
-                time.sleep(0.01)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=10)
+        first = self._init_pid
+        if first is not None:
+            # The namespace's first process: when it ends, the kernel ends every process of
+            # the namespace (whatever session or process group they moved to).
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(first, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while _running(first) and time.monotonic() < deadline:
+                time.sleep(0.005)
+        for kill in (os.killpg, os.kill):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                kill(self.pid, signal.SIGKILL)
+        self.exit_status = spawner.zygote().status(self.pid, timeout=10)
 
     def close(self) -> None:
-        """Stop the worker and every process it started; remove its scratch directory."""
+        """Stop the worker and every process it started; remove its files."""
         self._kill()
+        self.pid = self._init_pid = None
         if self._peer is not None:
-            for fd in (self._peer.read_fd, self._peer.write_fd):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+            self._peer.close()
             if self._peer.closed is None:
                 self._peer.closed = WorkerDied("the sandbox was closed")
         self._peer = None
-        self._process = None
         self._modules.clear()
         if self._base is not None:
             self._tail = self.output_tail()
             shutil.rmtree(self._base, ignore_errors=True)
             self._base = None
+        if self._cgroup is not None:
+            with contextlib.suppress(OSError):
+                self._cgroup.rmdir()
+            self._cgroup = None
 
     # -- errors ----------------------------------------------------------------------------
 
@@ -450,11 +433,12 @@ class Sandbox:
         """The exception the grader should see for ``error`` from the channel."""
         if isinstance(error, SandboxError):
             return error
-        what = self._peer.what if self._peer is not None else "start-up"
+        peer = self._peer
+        what = peer.what if peer is not None else "start-up"
         if isinstance(error, ChannelTimeout):
             self._kill()
-            peer = self._peer
-            if peer is not None and peer.deadline is not None and time.monotonic() >= peer.deadline:
+            late = peer is not None and peer.deadline is not None
+            if late and time.monotonic() >= peer.deadline:
                 return WorkerTimeout(
                     f"the check ran past its wall-clock limit of {self.limits.check_s:g} s "
                     f"(during {what}); the submission's process was stopped"
@@ -470,7 +454,7 @@ class Sandbox:
             self._kill()
             return WorkerDied(
                 f"the submission's process sent something the grader cannot accept (during "
-                f"{what}): {error}; its process was stopped"
+                f"{what}): {str(error)[:500]}; its process was stopped"
             )
         if isinstance(error, OSError) and error.errno == errno.EFBIG:
             return SandboxError(
@@ -483,21 +467,20 @@ class Sandbox:
         ):
             wrapped = WorkerMemoryError(
                 f"the submission ran out of memory (limit {self.limits.memory_mb} MiB) during "
-                f"{what}: {error}"
+                f"{what}: {str(error)[:500]}"
             )
             wrapped.remote_traceback = getattr(error, "remote_traceback", "")  # type: ignore[attr-defined]
             return wrapped
         return error
 
     def _death(self, what: str) -> str:
-        process = self._process
         code = None
-        if process is not None:
-            try:
-                code = process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
+        if self.pid is not None:
+            code = spawner.zygote().status(self.pid, timeout=2)
+            if code is None:
                 self._kill()
-                code = process.poll()
+            else:
+                self.exit_status = code
         tail = self.output_tail(400).strip()
         seen = f"; its last output: {tail!r}" if tail else ""
         if code is None:
@@ -521,8 +504,7 @@ class Sandbox:
     def _request(self, what: str, op: str, *args: Any) -> Any:
         self.start()
         assert self._peer is not None
-        self._peer.what = what
-        return self._peer._request(op, args)
+        return self._peer.request(op, args, what=what)
 
     def module(self, name: str) -> RemoteObject:
         """The proxy of the student's module ``name`` (imported in the worker)."""
@@ -531,16 +513,15 @@ class Sandbox:
         if name in self._modules and self.running:
             return self._modules[name]
         self.start()
-        if not (self._base and (self._base / "work" / "submission" / f"{name}.py").is_file()):
+        if not (self._base and (self._base / "staging" / PACKAGE / f"{name}.py").is_file()):
             raise ModuleLoadError(f"the submission has no {name}.py")
         try:
             module = self._request(f"the import of {name}.py", "load", name)
         except SandboxError:
             raise
         except Exception as error:
-            detail = str(error)
             raise ModuleLoadError(
-                f"{name}.py does not import: {type(error).__name__}: {detail}"
+                f"{name}.py does not import: {type(error).__name__}: {str(error)[:2000]}"
             ) from error
         if not isinstance(module, RemoteObject):
             raise ModuleLoadError(f"importing {name}.py did not give a module")
@@ -552,12 +533,10 @@ class Sandbox:
         """Forget the objects and graphs of the previous check and reseed the worker."""
         if not self.running:
             return
-        assert self._peer is not None and self._service is not None
+        assert self._peer is not None
         self._peer.deadline = None
         self._request("a reset between checks", "reset", self.seed if seed is None else seed)
-        self._peer._remote_generation += 1
-        self._peer.reset_exports()
-        self._peer.deadline = time.monotonic() + self.limits.check_s
+        self._peer.new_check(deadline=time.monotonic() + self.limits.check_s)
 
     def output_tail(self, size: int = 4000) -> str:
         """The last ``size`` characters of what the submission printed (stdout, then stderr)."""

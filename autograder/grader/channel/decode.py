@@ -1,0 +1,255 @@
+"""The decoder: the trust boundary. Everything the grader accepts from the worker passes here.
+
+A message from the worker is untrusted bytes. The decoder turns them into plain data, new
+proxies (for the worker's objects) and the grader's own objects (handles sent back), and
+refuses anything else with :class:`ProtocolError`, which ends that worker. What one message
+may cost the grader is bounded before it is spent:
+
+- its size (:attr:`Limits.message_bytes`, checked before it is read);
+- how many values it holds (:attr:`Limits.items`): an empty list is 5 bytes on the wire
+  but a hundred in memory, so the item count, not the byte count, bounds the memory of the
+  decoded containers (about 200 bytes an item at most);
+- how deeply it nests (:data:`wire.MAX_DEPTH`), and the digits of a big int;
+- a tensor's bytes must be exactly its shape times its dtype's size, so a tensor costs
+  what its bytes cost;
+- the classes made for names the worker chooses come from bounded caches of the channel.
+
+Nothing is ever unpickled or imported because of a message.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from autograder.grader.channel.errors import ProtocolError, identifier
+from autograder.grader.channel.wire import (
+    DTYPE_BY_NAME,
+    DTYPES,
+    EMPTY,
+    FROMBUFFER,
+    GENERATOR,
+    HAS_GRAD,
+    LINKED,
+    MAX_DEPTH,
+    NUMPY,
+    REQUIRES_GRAD,
+    SET_GENERATOR_STATE,
+    TENSOR,
+    D,
+    I,
+    Q,
+)
+
+if TYPE_CHECKING:
+    from autograder.grader.channel.peer import Peer
+
+__builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one message may cost (see the module docstring)."""
+
+    message_bytes: int = 64 * 2**20
+    items: int = 2**18
+    int_digits: int = 5000
+    namedtuple_fields: int = 64
+
+
+class Decoder:
+    """Reads one message; refuses anything malformed with :class:`ProtocolError`."""
+
+    def __init__(self, peer: Peer, data: bytearray, limits: Limits) -> None:
+        self.peer = peer
+        self.data = data
+        self.view = memoryview(data)
+        self.at = 0
+        self.items_left = limits.items
+        self.limits = limits
+        self.linked: list[torch.Tensor] = []
+        self.generators: list[torch.Generator] = []
+        self.missing: int | None = None
+
+    def take(self, size: int) -> memoryview:
+        end = self.at + size
+        if size < 0 or end > len(self.data):
+            raise ProtocolError("a message ended early")
+        chunk = self.view[self.at : end]
+        self.at = end
+        return chunk
+
+    def str(self) -> str:
+        (size,) = I.unpack(self.take(4))
+        return str(self.take(size), "utf-8", "surrogatepass")
+
+    def count(self) -> int:
+        (size,) = I.unpack(self.take(4))
+        if size > self.items_left:
+            raise ProtocolError(
+                f"a container of {size} items, more than the {self.limits.items} a message may hold"
+            )
+        return size
+
+    def value(self, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            raise ProtocolError(f"a value nests more than {MAX_DEPTH} levels deep")
+        self.items_left -= 1
+        if self.items_left < 0:
+            raise ProtocolError(f"a message of more than {self.limits.items} values")
+        tag = bytes(self.take(1))
+        if tag == b"N":
+            return None
+        if tag == b"T":
+            return True
+        if tag == b"F":
+            return False
+        if tag == b"i":
+            return Q.unpack(self.take(8))[0]
+        if tag == b"I":
+            text = self.str()
+            if len(text) > self.limits.int_digits:
+                raise ProtocolError(f"an integer with more than {self.limits.int_digits} digits")
+            try:
+                return int(text)
+            except ValueError:
+                raise ProtocolError("a big integer that is not a number") from None
+        if tag == b"f":
+            return D.unpack(self.take(8))[0]
+        if tag == b"c":
+            real, imag = D.unpack(self.take(8))[0], D.unpack(self.take(8))[0]
+            return complex(real, imag)
+        if tag == b"s":
+            return self.str()
+        if tag == b"b":
+            (size,) = I.unpack(self.take(4))
+            return bytes(self.take(size))
+        if tag == b"t":
+            return self.tensor(depth)
+        if tag in (b"(", b"["):
+            items = [self.value(depth + 1) for _ in range(self.count())]
+            return tuple(items) if tag == b"(" else items
+        if tag == b"{":
+            result = {}
+            for _ in range(self.count()):
+                key = self.value(depth + 1)
+                try:
+                    result[key] = self.value(depth + 1)
+                except TypeError as error:
+                    raise ProtocolError(f"a dict key is not hashable: {error}") from None
+            return result
+        if tag in (b"S", b"z"):
+            try:
+                items = {self.value(depth + 1) for _ in range(self.count())}
+            except TypeError as error:
+                raise ProtocolError(f"a set item is not hashable: {error}") from None
+            return items if tag == b"S" else frozenset(items)
+        if tag == b":":
+            return slice(self.value(depth + 1), self.value(depth + 1), self.value(depth + 1))
+        if tag == b".":
+            return Ellipsis
+        if tag == b"D":
+            name = self.str()
+            if name not in DTYPE_BY_NAME:
+                raise ProtocolError(f"unknown dtype {name[:40]!r}")
+            return DTYPE_BY_NAME[name]
+        if tag == b"V":
+            try:
+                return torch.device(self.str())
+            except (RuntimeError, ValueError) as error:
+                raise ProtocolError(f"bad device: {str(error)[:200]}") from None
+        if tag == b"n":
+            name = identifier(self.str(), "namedtuple")
+            fields = self.value(depth + 1)
+            items = self.value(depth + 1)
+            return self.namedtuple(name, fields, items)
+        if tag == b"g":
+            return self.generator(depth)
+        if tag == b"R":
+            handle = Q.unpack(self.take(8))[0]
+            found = self.peer.exported(handle)
+            if found is None:
+                self.missing = handle
+            return found
+        if tag == b"H":
+            handle = Q.unpack(self.take(8))[0]
+            flags = self.take(1)[0]
+            return self.peer.proxy(handle, flags, self.str())
+        raise ProtocolError(f"unknown tag {tag!r} in a message")
+
+    def namedtuple(self, name: str, fields: Any, items: Any) -> tuple[Any, ...]:
+        """A named tuple rebuilt from data (a local class with the same name and fields)."""
+        if (
+            not isinstance(fields, tuple)
+            or not isinstance(items, tuple)
+            or len(fields) != len(items)
+            or len(fields) > self.limits.namedtuple_fields
+            or not all(identifier(f, "") and not f.startswith("_") for f in fields)
+            or len(set(fields)) != len(fields)
+        ):
+            return tuple(items) if isinstance(items, tuple) else ()
+        key = (name, fields)
+        cls = self.peer.namedtuple_classes.get(key)
+        if cls is None:
+            cls = self.peer.namedtuple_classes.put(key, collections.namedtuple(name, fields))
+        return cls(*items)
+
+    def generator(self, depth: int) -> torch.Generator:
+        device = self.str()
+        if bytes(self.take(1)) != b"t":
+            raise ProtocolError("a generator's state is not a tensor")
+        state = self.tensor(depth + 1)
+        try:
+            generator = GENERATOR(device=device)
+            SET_GENERATOR_STATE(generator, state)
+        except (RuntimeError, TypeError, ValueError) as error:
+            raise ProtocolError(f"a generator that cannot be rebuilt: {str(error)[:200]}") from None
+        self.generators.append(generator)
+        return generator
+
+    def tensor(self, depth: int) -> Any:
+        dtype_index, flags, ndim = self.take(3)
+        if dtype_index >= len(DTYPES):
+            raise ProtocolError(f"unknown dtype number {dtype_index}")
+        dtype = DTYPES[dtype_index]
+        shape = tuple(Q.unpack(self.take(8))[0] for _ in range(ndim))
+        device = self.str()
+        (size,) = Q.unpack(self.take(8))
+        numel = 1
+        for dim in shape:
+            if dim < 0:
+                raise ProtocolError("a tensor with a negative dimension")
+            numel *= dim
+        element = TENSOR.element_size(EMPTY((), dtype=dtype))
+        if numel * element != size:
+            raise ProtocolError(f"a tensor of shape {shape} and dtype {dtype} with {size} bytes")
+        start = self.at
+        self.take(size)
+        if numel:
+            flat = FROMBUFFER(self.data, dtype=torch.uint8, count=size, offset=start)
+            result = TENSOR.reshape(TENSOR.view(TENSOR.clone(flat), dtype), shape)
+        else:
+            result = EMPTY(shape, dtype=dtype)
+        if flags & NUMPY:
+            return TENSOR.numpy(result)
+        if device != "cpu":
+            try:
+                result = TENSOR.to(result, device)
+            except (RuntimeError, AssertionError, ValueError) as error:
+                raise ProtocolError(f"cannot place a tensor on {device[:40]}: {error}") from None
+        floating = TENSOR.is_floating_point(result) or TENSOR.is_complex(result)
+        if flags & REQUIRES_GRAD and floating:
+            TENSOR.requires_grad_(result, True)
+        if flags & HAS_GRAD:
+            if bytes(self.take(1)) != b"t":
+                raise ProtocolError("a tensor's gradient is not a tensor")
+            grad = self.tensor(depth + 1)
+            if isinstance(grad, torch.Tensor) and grad.shape == result.shape:
+                result.grad = TENSOR.to(grad, result.dtype)
+        if flags & LINKED and floating:
+            self.linked.append(result)
+        return result

@@ -1,0 +1,174 @@
+"""The worker's side of the shims: stand-in modules for the reference of earlier parts.
+
+A shim module has the reference module's public names. Its functions and classes call the
+grader's :class:`~autograder.grader.channel.shims.ShimService`; an ``nn.Module`` class
+builds a *shell*: a module with the reference's submodule tree, parameter and buffer names
+and values, whose ``forward`` (and public methods such as ``encode``) run in the grader with
+the shell's current parameters, gradients flowing back to them. ``state_dict``,
+``load_state_dict``, ``.to()`` and optimisers work on a shell as on any module.
+"""
+
+from __future__ import annotations
+
+import builtins
+import types
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from autograder.grader.channel.errors import BoundedCache, identifier
+from autograder.grader.channel.proxies import RemoteObject, call_method
+
+__builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
+_RANDINT = torch.randint
+_MODULE_INIT = torch.nn.Module.__init__
+
+
+class ShimModule(torch.nn.Module):
+    """A worker-side shell of a reference ``nn.Module``: real parameters, remote forward.
+
+    It has the reference's submodule tree, parameter and buffer names and values, so
+    ``state_dict``, ``load_state_dict``, ``.to()`` and optimisers work on it as usual; its
+    ``forward`` (and public methods such as ``encode``) run in the grader with the shell's
+    current parameters, gradients flowing back to them.
+    """
+
+    _shim_service: RemoteObject
+    _shim_instance: RemoteObject
+    _shim_path: str
+
+    def _shim_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        state: dict[str, torch.Tensor] = dict(self.named_parameters())
+        state.update(dict(self.named_buffers()))
+        training = [m.training for m in self.modules()]
+        result, changed = self._shim_service.module_call(
+            self._shim_instance,
+            self._shim_path,
+            method,
+            _draw_seed(),
+            state,
+            training,
+            args,
+            kwargs,
+        )
+        for path, values in changed.items():
+            node = self.get_submodule(path) if path else self
+            for name, value in values.items():
+                setattr(node, name, value)
+        return result
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return self._shim_call("forward", args, kwargs)
+
+
+def _draw_seed() -> int:
+    """A seed for the grader's random draws, taken from the worker's generator."""
+    return int(_RANDINT(0, 2**62, (1,)).item())
+
+
+_shell_classes: BoundedCache[tuple[str, str, tuple[str, ...]], type[ShimModule]] = BoundedCache()
+
+
+def _shell_class(module_name: str, type_name: str, methods: list[str]) -> type[ShimModule]:
+    key = (module_name, type_name, tuple(methods))
+    cls = _shell_classes.get(key)
+    if cls is None:
+        namespace: dict[str, Any] = {"__module__": module_name}
+        for method in methods:
+            if method != "forward" and method.isidentifier():
+                namespace[method] = _shell_method(method)
+        cls = type(identifier(type_name, "Shell"), (ShimModule,), namespace)
+        _shell_classes.put(key, cls)
+    return cls
+
+
+def _shell_method(method: str) -> Callable[..., Any]:
+    def call(self: ShimModule, *args: Any, **kwargs: Any) -> Any:
+        return self._shim_call(method, args, kwargs)
+
+    call.__name__ = method
+    return call
+
+
+def _build_shell(
+    shell: ShimModule,
+    service: RemoteObject,
+    instance: RemoteObject,
+    nodes: list[dict[str, Any]],
+    module_name: str,
+) -> None:
+    shared: dict[int, torch.nn.Parameter] = {}
+    by_path: dict[str, ShimModule] = {}
+    for node in nodes:
+        path = node["path"]
+        if path:
+            cls = _shell_class(module_name, node["type"], node["methods"])
+            module = cls.__new__(cls)
+            _MODULE_INIT(module)
+            parent, _, name = path.rpartition(".")
+            by_path[parent].add_module(name, module)
+        else:
+            module = shell
+        object.__setattr__(module, "_shim_service", service)
+        object.__setattr__(module, "_shim_instance", instance)
+        object.__setattr__(module, "_shim_path", path)
+        by_path[path] = module
+        for name, entry in node["params"].items():
+            if entry is None:
+                module.register_parameter(name, None)
+                continue
+            index, value = entry
+            if index not in shared:
+                shared[index] = torch.nn.Parameter(value)
+            module.register_parameter(name, shared[index])
+        for name, (value, persistent) in node["buffers"].items():
+            module.register_buffer(name, value, persistent=persistent)
+        for name, value in node["attrs"].items():
+            setattr(module, name, value)
+        module.training = node["training"]
+
+
+def make_shim_module(name: str, description: dict[str, Any]) -> types.ModuleType:
+    """The worker's stand-in for a reference module (see :class:`ShimService`)."""
+    service = description["service"]
+    short = name.rpartition(".")[2]
+    module = types.ModuleType(name, f"Module {short} of the reference, run by the grader.")
+    for attr, (kind, extra) in description["names"].items():
+        if kind == "data":
+            setattr(module, attr, extra)
+        elif kind == "function":
+            setattr(module, attr, _shim_function(service, short, attr, name))
+        elif kind == "class":
+            setattr(module, attr, _shim_function(service, short, attr, name, construct=True))
+        elif kind == "module":
+            setattr(module, attr, _shim_module_class(service, short, attr, extra, name))
+    return module
+
+
+def _shim_function(
+    service: RemoteObject, module: str, attr: str, qualified: str, construct: bool = False
+) -> Callable[..., Any]:
+    def shim(*args: Any, **kwargs: Any) -> Any:
+        method = "construct" if construct else "call"
+        return call_method(service, method, module, attr, _draw_seed(), args, kwargs)
+
+    shim.__name__ = shim.__qualname__ = attr
+    shim.__module__ = qualified
+    shim.__doc__ = f"{attr} of the reference implementation, run by the grader."
+    return shim
+
+
+def _shim_module_class(
+    service: RemoteObject, module: str, attr: str, methods: list[str], qualified: str
+) -> type[ShimModule]:
+    base = _shell_class(qualified, attr, methods)
+
+    def __init__(self: ShimModule, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        _MODULE_INIT(self)
+        instance, nodes = call_method(
+            service, "construct", module, attr, _draw_seed(), args, kwargs
+        )
+        _build_shell(self, service, instance, nodes, qualified)
+
+    return type(attr, (base,), {"__init__": __init__, "__module__": qualified})

@@ -1,0 +1,257 @@
+"""The grader's side of the shims: the reference of earlier parts, run for the worker.
+
+When part 3 is graded, the student's ``multihead.py`` imports ``scaled_dot_product_attention``
+from part 2. The worker must not hold the reference's code, so its ``qkv`` is a stand-in
+(:mod:`.shells`) whose calls come here, to :class:`ShimService`, and run the reference in
+the grader's process, on inputs the student's process chose: their size is bounded per call,
+and the grader's own memory limit bounds what they make the reference compute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from autograder.grader.channel.peer import Peer
+
+
+def is_data(value: Any, depth: int = 0) -> bool:
+    """Whether ``value`` is plain data that can be copied to the other process."""
+    if depth > 8:
+        return False
+    if value is None or type(value) in (bool, int, float, complex, str, bytes):
+        return True
+    if isinstance(value, torch.Tensor | torch.dtype | torch.device):
+        return True
+    if type(value) in (tuple, list, set, frozenset):
+        return all(is_data(v, depth + 1) for v in value)
+    if type(value) is dict:
+        return all(is_data(k, depth + 1) and is_data(v, depth + 1) for k, v in value.items())
+    return False
+
+
+def public_methods(cls: type) -> list[str]:
+    """Public methods a class defines beyond ``nn.Module``'s own (``encode``, ``decode``...)."""
+    names = []
+    for klass in cls.__mro__:
+        if klass in (torch.nn.Module, object):
+            break
+        for name, value in vars(klass).items():
+            if not name.startswith("_") and callable(value) and name not in names:
+                names.append(name)
+    return names
+
+
+@contextlib.contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Draw from a generator seeded by ``seed``, leaving the caller's generator as it was.
+
+    (``torch.random.fork_rng`` and ``torch.manual_seed`` do more, and cost a millisecond.)
+    """
+    generator = torch.default_generator
+    state = generator.get_state()
+    generator.manual_seed(int(seed))
+    cuda = torch.cuda.is_initialized()
+    if cuda:
+        cuda_states = torch.cuda.get_rng_state_all()
+        torch.cuda.manual_seed_all(int(seed))
+    try:
+        yield
+    finally:
+        generator.set_state(state)
+        if cuda:
+            torch.cuda.set_rng_state_all(cuda_states)
+
+
+class _MethodCaller(torch.nn.Module):
+    """Calls one method of ``target`` so ``functional_call`` can reparametrise any method."""
+
+    def __init__(self, target: torch.nn.Module, method: str) -> None:
+        super().__init__()
+        self.target = target
+        self.method = method
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self.target, self.method)(*args, **kwargs)
+
+
+class ShimService:
+    """The grader's side of the dependency shims: runs reference code for the worker.
+
+    The worker reaches it through a proxy and may only call :meth:`call`,
+    :meth:`construct` and :meth:`module_call`, naming a public function or class of one of
+    the ``dependencies``; it never gets the reference functions or their source.
+    """
+
+    def __init__(
+        self,
+        peer: Peer,
+        dependencies: dict[str, types.ModuleType],
+        max_elements: int = 2**22,
+    ) -> None:
+        self._peer = peer
+        self._dependencies = dependencies
+        self._instances: dict[int, Any] = {}
+        self._max_elements = max_elements
+
+    def _check_size(self, *values: Any) -> None:
+        # The reference runs in the grader's process on inputs the student's process chose:
+        # bound them, so a hostile submission cannot make the grader allocate without end.
+        total = 0
+        stack = list(values)
+        while stack:
+            value = stack.pop()
+            if isinstance(value, torch.Tensor):
+                total += value.numel()
+            elif type(value) in (tuple, list):
+                stack.extend(value)
+            elif type(value) is dict:
+                stack.extend(value.values())
+        if total > self._max_elements:
+            raise ValueError(
+                f"the grader runs the reference on at most {self._max_elements} tensor elements "
+                f"per call, got {total}"
+            )
+
+    def _names(self, module: types.ModuleType) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for name, value in vars(module).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(value, type):
+                if value.__module__ != module.__name__:
+                    continue
+                kind = "module" if issubclass(value, torch.nn.Module) else "class"
+                found[name] = (kind, public_methods(value) if kind == "module" else [])
+            elif isinstance(value, types.FunctionType):
+                if value.__module__ == module.__name__:
+                    found[name] = ("function", [])
+            elif is_data(value) and not isinstance(value, torch.Tensor | torch.dtype):
+                found[name] = ("data", value)
+        return found
+
+    def describe(self) -> dict[str, Any]:
+        """What the worker needs to build each shim module (this service's handle included)."""
+        self._peer.pin(self)
+        return {
+            name: {"service": self, "names": self._names(module)}
+            for name, module in self._dependencies.items()
+        }
+
+    def _lookup(self, module: Any, name: Any, kinds: tuple[str, ...]) -> Any:
+        dependency = self._dependencies.get(module) if isinstance(module, str) else None
+        if dependency is None or not isinstance(name, str):
+            raise PermissionError(f"{module!r} is not a module the grader provides")
+        entry = self._names(dependency).get(name)
+        if entry is None or entry[0] not in kinds:
+            raise AttributeError(f"module {module!r} has no {name!r}")
+        return getattr(dependency, name)
+
+    def call(
+        self, module: str, name: str, seed: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Call the reference function ``module.name`` (random draws seeded by the worker)."""
+        function = self._lookup(module, name, ("function",))
+        self._check_size(args, kwargs)
+        with _seeded(seed):
+            return function(*args, **kwargs)
+
+    def construct(
+        self, module: str, name: str, seed: int, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """Build a reference instance; for an ``nn.Module`` also describe its structure."""
+        cls = self._lookup(module, name, ("module", "class"))
+        self._check_size(args, kwargs)
+        with _seeded(seed):
+            instance = cls(*args, **kwargs)
+        self._instances[id(instance)] = instance
+        if not isinstance(instance, torch.nn.Module):
+            return instance
+        return instance, self._structure(instance)
+
+    @staticmethod
+    def _structure(root: torch.nn.Module) -> list[dict[str, Any]]:
+        unique: dict[int, int] = {}
+        nodes = []
+        for path, module in root.named_modules():
+            params = {}
+            for name, param in module._parameters.items():
+                if param is None:
+                    params[name] = None
+                else:
+                    index = unique.setdefault(id(param), len(unique))
+                    params[name] = (index, param.detach())
+            buffers = {
+                name: (buffer, name not in module._non_persistent_buffers_set)
+                for name, buffer in module._buffers.items()
+            }
+            attrs = {
+                name: value
+                for name, value in vars(module).items()
+                if not name.startswith("_") and name != "training" and is_data(value)
+            }
+            nodes.append(
+                {
+                    "path": path,
+                    "type": type(module).__name__,
+                    "methods": public_methods(type(module)),
+                    "params": params,
+                    "buffers": buffers,
+                    "attrs": attrs,
+                    "training": module.training,
+                }
+            )
+        return nodes
+
+    def module_call(
+        self,
+        instance: Any,
+        path: str,
+        method: str,
+        seed: int,
+        state: dict[str, torch.Tensor],
+        training: list[bool],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[Any, dict[str, dict[str, Any]]]:
+        """Run ``method`` of a reference submodule with the worker shell's parameters.
+
+        Returns the result and the tensor attributes the method set (``attention_weights``),
+        by submodule path, for the shell to copy.
+        """
+        if id(instance) not in self._instances or not isinstance(instance, torch.nn.Module):
+            raise PermissionError("not an instance the grader built for this submission")
+        module = instance.get_submodule(path) if path else instance
+        if not isinstance(method, str) or method not in ("forward", *public_methods(type(module))):
+            raise AttributeError(f"{type(module).__name__} has no method {method!r}")
+        self._check_size(state, args, kwargs)
+        modules = list(module.named_modules())
+        if len(training) != len(modules):
+            raise ValueError("the shell's submodules do not match the reference's")
+        for (_, sub), flag in zip(modules, training, strict=True):
+            sub.training = bool(flag)
+        before = {
+            (sub_path, name): id(value)
+            for sub_path, sub in modules
+            for name, value in vars(sub).items()
+            if not name.startswith("_")
+        }
+        caller = _MethodCaller(module, method)
+        with _seeded(seed):
+            result = torch.func.functional_call(
+                caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
+            )
+        changed: dict[str, dict[str, Any]] = {}
+        for sub_path, sub in modules:
+            for name, value in vars(sub).items():
+                if (
+                    not name.startswith("_")
+                    and (value is None or isinstance(value, torch.Tensor))
+                    and before.get((sub_path, name)) != id(value)
+                ):
+                    changed.setdefault(sub_path, {})[name] = value
+        return result, changed

@@ -1,0 +1,251 @@
+"""The message format, and the encoder: what a process writes on the channel.
+
+A message is an 8-byte length and a body. The body is one value, written as a one-byte tag
+and its contents:
+
+======  =================================================================================
+tag     value
+======  =================================================================================
+N T F   None, True, False
+i I     an int (8 bytes), a big int (decimal text)
+f c     a float, a complex
+s b     a str (UTF-8), bytes
+( [     a tuple, a list: a 4-byte count, then the items
+{       a dict: a count, then key and value pairs
+S z     a set, a frozenset
+n       a named tuple: its name, its field names, its items
+: .     a slice, Ellipsis
+D V     a dtype (by name), a device
+t       a tensor: dtype, flags, shape, device, raw bytes (and its .grad when flagged)
+g       a torch.Generator: its device and state (the final state comes back with the answer)
+H       a handle: an object that stays with the sender (id, flags, type name)
+R       a handle of the receiver's own object, sent back to it
+======  =================================================================================
+
+The runtime keeps its own references to the builtins, torch and NumPy functions it uses, so
+student code that patches them in the worker cannot break the channel.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import struct
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from autograder.grader.channel.proxies import RemoteObject
+
+if TYPE_CHECKING:
+    from autograder.grader.channel.peer import Peer
+
+__builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
+
+MAX_DEPTH = 64
+"""How deeply values may nest: deeper data is refused rather than recursing without bound."""
+
+DTYPES: list[torch.dtype] = [
+    torch.float32,
+    torch.float64,
+    torch.float16,
+    torch.bfloat16,
+    torch.complex64,
+    torch.complex128,
+    torch.uint8,
+    torch.int8,
+    torch.int16,
+    torch.int32,
+    torch.int64,
+    torch.bool,
+    *(getattr(torch, n) for n in ("uint16", "uint32", "uint64") if hasattr(torch, n)),
+]
+DTYPE_INDEX = {dtype: i for i, dtype in enumerate(DTYPES)}
+DTYPE_BY_NAME = {str(dtype).removeprefix("torch."): dtype for dtype in DTYPES}
+
+# Tensor flags.
+REQUIRES_GRAD = 1  # a leaf that requires grad (a parameter): the copy requires grad too
+HAS_GRAD = 2  # followed by the tensor's .grad
+LINKED = 4  # part of a call's autograd graph: an input to track, or an output to connect
+NUMPY = 8  # a NumPy array carried as a tensor
+
+# Handle flags.
+CALLABLE = 1
+MODULE = 2
+PINNED = 4
+
+Q = struct.Struct("<q")
+D = struct.Struct("<d")
+I = struct.Struct("<I")  # noqa: E741 - the format's name for a 4-byte count
+
+# The runtime's own references (see the module docstring).
+TENSOR = torch._C.TensorBase
+EMPTY: Callable[..., torch.Tensor] = torch.empty
+FROMBUFFER: Callable[..., torch.Tensor] = torch.frombuffer
+FROM_NUMPY: Callable[..., torch.Tensor] = torch.from_numpy
+CONTIGUOUS_ARRAY: Callable[..., np.ndarray] = np.ascontiguousarray
+GENERATOR = torch.Generator
+GENERATOR_STATE = torch.Generator.get_state
+SET_GENERATOR_STATE = torch.Generator.set_state
+PARAMETER = torch.nn.Parameter
+NP_GENERIC = np.generic
+NP_ARRAY = np.ndarray
+
+
+class Encoder:
+    """Writes one message; collects the tensors that must be linked into autograd.
+
+    Args:
+        peer: the sending end (it exports the objects that travel as handles).
+        link: link tensors that require grad into the call's autograd graph.
+        graph_inputs: in an answer, the ids of the request's linked tensors (returned
+            inputs are linked; other leaves, the parameters, travel as copies with .grad).
+    """
+
+    def __init__(self, peer: Peer, link: bool, graph_inputs: set[int] | None = None) -> None:
+        self.peer = peer
+        self.link = link
+        self.graph_inputs = graph_inputs
+        self.chunks: list[Any] = []
+        self.linked: list[torch.Tensor] = []
+        self.generators: list[torch.Generator] = []
+
+    def str(self, text: str) -> None:
+        data = text.encode("utf-8", "surrogatepass")
+        self.chunks.append(I.pack(len(data)))
+        self.chunks.append(data)
+
+    def value(self, value: Any, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:
+            raise ValueError(f"the value nests more than {MAX_DEPTH} levels deep")
+        chunks = self.chunks
+        kind = type(value)
+        if value is None:
+            chunks.append(b"N")
+        elif kind is bool:
+            chunks.append(b"T" if value else b"F")
+        elif kind is int:
+            if -(2**63) <= value < 2**63:
+                chunks.append(b"i" + Q.pack(value))
+            else:
+                chunks.append(b"I")
+                self.str(str(value))
+        elif kind is float:
+            chunks.append(b"f" + D.pack(value))
+        elif kind is complex:
+            chunks.append(b"c" + D.pack(value.real) + D.pack(value.imag))
+        elif kind is str:
+            chunks.append(b"s")
+            self.str(value)
+        elif kind in (bytes, bytearray):
+            chunks.append(b"b" + I.pack(len(value)))
+            chunks.append(bytes(value))
+        elif kind is torch.Tensor or kind is PARAMETER:
+            self.tensor(value, depth)
+        elif isinstance(value, RemoteObject):
+            self.peer.check_own_proxy(value)
+            chunks.append(b"R" + Q.pack(value._id))
+        elif kind is tuple or kind is list:
+            chunks.append((b"(" if kind is tuple else b"[") + I.pack(len(value)))
+            for item in value:
+                self.value(item, depth + 1)
+        elif kind is dict or kind is OrderedDict or kind is collections.defaultdict:
+            chunks.append(b"{" + I.pack(len(value)))
+            for key, item in value.items():
+                self.value(key, depth + 1)
+                self.value(item, depth + 1)
+        elif kind is set or kind is frozenset:
+            chunks.append((b"S" if kind is set else b"z") + I.pack(len(value)))
+            for item in value:
+                self.value(item, depth + 1)
+        elif kind is slice:
+            chunks.append(b":")
+            for part in (value.start, value.stop, value.step):
+                self.value(part, depth + 1)
+        elif value is Ellipsis:
+            chunks.append(b".")
+        elif kind is torch.dtype:
+            chunks.append(b"D")
+            self.str(str(value).removeprefix("torch."))
+        elif kind is torch.device:
+            chunks.append(b"V")
+            self.str(str(value))
+        elif kind is torch.Size:
+            self.value(tuple(value), depth)
+        elif kind is GENERATOR:
+            # A copy travels; the receiver's final state is written back after the call.
+            chunks.append(b"g")
+            self.str(str(value.device))
+            self.tensor(GENERATOR_STATE(value), depth + 1)
+            self.generators.append(value)
+        elif kind is NP_ARRAY and value.dtype.kind in "biufc" and value.dtype.byteorder in "=|<":
+            self.tensor(FROM_NUMPY(CONTIGUOUS_ARRAY(value)), depth, numpy=True)
+        elif isinstance(value, NP_GENERIC) and value.dtype.kind in "biufc":
+            self.value(value.item(), depth)
+        elif isinstance(value, tuple) and hasattr(value, "_fields"):
+            chunks.append(b"n")
+            self.str(type(value).__name__)
+            self.value(tuple(str(f) for f in value._fields), depth + 1)
+            self.value(tuple(value), depth + 1)
+        elif isinstance(value, torch.Tensor) and self.peer.coerce_subclasses:
+            self.tensor(TENSOR.as_subclass(value, torch.Tensor), depth)
+        elif isinstance(value, tuple) and self.peer.coerce_subclasses:
+            self.value(tuple(value), depth)
+        elif isinstance(value, list) and self.peer.coerce_subclasses:
+            self.value(list(value), depth)
+        elif isinstance(value, dict) and self.peer.coerce_subclasses:
+            self.value(dict(value), depth)
+        else:
+            handle, flags = self.peer.export(value)
+            chunks.append(b"H" + Q.pack(handle) + bytes((flags,)))
+            self.str(type(value).__name__)
+
+    def tensor(self, value: torch.Tensor, depth: int, numpy: bool = False) -> None:
+        layout, device = value.layout, value.device
+        if layout != torch.strided or value.is_quantized or device.type == "meta":
+            raise ValueError(f"a {layout} tensor on {device} cannot be sent")
+        dtype = DTYPE_INDEX.get(value.dtype)
+        if dtype is None:
+            raise ValueError(f"tensors of dtype {value.dtype} cannot be sent")
+        flags = NUMPY if numpy else 0
+        grad = None
+        if value.requires_grad and not numpy:
+            if self.link and (
+                self.graph_inputs is None or not value.is_leaf or id(value) in self.graph_inputs
+            ):
+                flags |= LINKED
+                self.linked.append(value)
+            elif value.is_leaf:
+                flags |= REQUIRES_GRAD
+                grad = value.grad
+                if grad is not None:
+                    flags |= HAS_GRAD
+        data = TENSOR.detach(value)
+        if device.type != "cpu":
+            data = TENSOR.cpu(data)
+        data = TENSOR.contiguous(TENSOR.resolve_neg(TENSOR.resolve_conj(data)))
+        shape = tuple(data.shape)
+        header = bytearray(b"t")
+        header += bytes((dtype, flags, len(shape)))
+        for size in shape:
+            header += Q.pack(size)
+        self.chunks.append(bytes(header))
+        self.str(str(device))
+        # A fresh buffer: contiguous() keeps stride 0 on size-1 dimensions of an expanded
+        # tensor, which cannot be viewed as bytes.
+        count = TENSOR.numel(data)
+        flat = TENSOR.copy_(EMPTY(count, dtype=data.dtype), TENSOR.reshape(data, (-1,)))
+        raw = TENSOR.numpy(TENSOR.view(flat, torch.uint8)) if count else b""
+        self.chunks.append(Q.pack(len(raw)))
+        self.chunks.append(raw)
+        if grad is not None:
+            self.tensor(grad, depth + 1)
+
+    def message(self, value: Any) -> bytes:
+        """The whole message for ``value``: its length, then its body."""
+        self.value(value)
+        body = b"".join(self.chunks)
+        return Q.pack(len(body)) + body

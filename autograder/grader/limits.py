@@ -1,0 +1,80 @@
+"""What a worker may use, and what the grader itself may use while grading."""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits of one worker process.
+
+    Attributes:
+        wall_s: seconds the submission has for one request (a call, an import...).
+        startup_s: seconds the worker has to start.
+        cpu_s: CPU seconds for the worker's whole life.
+        memory_mb: memory of the worker beyond what it maps at start, in MiB: its data and
+            its address space (shared mappings included) are limited to this much more.
+        file_mb: the largest file the submission may write (its printed output too), in MiB.
+        scratch_mb: the size of its scratch folder (a tmpfs), in MiB.
+        scratch_files: how many files and folders its scratch folder may hold.
+        processes: processes and threads the sandbox's user may have at once.
+        threads: torch's intra-op threads in the worker.
+        message_mb: the largest message the worker may send, in MiB.
+        check_s: seconds from one reset of the sandbox to the next (a check's budget, so a
+            check that loops over an endless generator of the student's still ends).
+    """
+
+    wall_s: float = 30.0
+    startup_s: float = 30.0
+    cpu_s: int = 600
+    memory_mb: int = 4096
+    file_mb: int = 16
+    scratch_mb: int = 64
+    scratch_files: int = 2048
+    processes: int = 64
+    threads: int = 1
+    message_mb: int = 64
+    check_s: float = 120.0
+
+
+GRADER_MEMORY_MB = 3072
+"""The grader's own memory while it grades, beyond what it held before (see :class:`MemoryBound`).
+
+The reference of earlier parts runs in the grader on inputs the submission chooses; this
+bound turns a computation that would exceed it into a ``MemoryError`` for that call, which
+fails the check that made it, instead of the machine running out of memory."""
+
+
+class MemoryBound:
+    """Limit this process's data to what it holds now plus ``megabytes`` while inside.
+
+    The soft limit only: the hard one, and so the workers' own limits, are untouched.
+    """
+
+    def __init__(self, megabytes: int = GRADER_MEMORY_MB) -> None:
+        self.megabytes = megabytes
+        self.saved: tuple[int, int] | None = None
+
+    @staticmethod
+    def data_now() -> int:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmData:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    def __enter__(self) -> MemoryBound:
+        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
+        self.saved = (soft, hard)
+        wanted = self.data_now() + self.megabytes * 2**20
+        if hard != resource.RLIM_INFINITY:
+            wanted = min(wanted, hard)
+        if soft == resource.RLIM_INFINITY or wanted < soft:
+            resource.setrlimit(resource.RLIMIT_DATA, (wanted, hard))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.saved is not None:
+            resource.setrlimit(resource.RLIMIT_DATA, self.saved)

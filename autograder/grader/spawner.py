@@ -1,0 +1,134 @@
+"""The grader's handle on the zygote (:mod:`autograder.grader.worker.zygote`).
+
+One zygote per grader process, started on first use: each worker is then a fork of an
+already-initialised Python with torch imported, a few milliseconds instead of a second or
+two. The zygote reports each worker's pid and, when it ends, its exit status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from autograder.core.paths import ROOT
+
+READY_S = 120.0
+"""Seconds the zygote has to import torch and say it is ready (a busy machine is slow)."""
+FORK_S = 30.0
+"""Seconds the zygote has to fork a worker and say its pid."""
+
+
+class ZygoteError(Exception):
+    """The zygote could not start a worker."""
+
+
+class Zygote:
+    """A running zygote: spawn workers, learn when they end."""
+
+    def __init__(self) -> None:
+        self.owner = os.getpid()
+        self.control, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        environment = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "PYTHONPATH": str(ROOT),
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            # What student code prints reaches its log at once, even if it crashes.
+            "PYTHONUNBUFFERED": "1",
+            "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-s", "-m", "autograder.grader.worker.zygote", str(theirs.fileno())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            env=environment,
+            cwd="/",
+            start_new_session=True,
+        )
+        theirs.close()
+        self.exits: dict[int, int] = {}
+        deadline = time.monotonic() + READY_S
+        while time.monotonic() < deadline:
+            message = self._read(max(0.0, deadline - time.monotonic()))
+            if message is not None and message.get("ready"):
+                return
+        self.close()
+        raise ZygoteError(f"the zygote did not start within {READY_S:g} s")
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None and self.owner == os.getpid()
+
+    def _read(self, timeout: float | None) -> dict[str, Any] | None:
+        self.control.settimeout(timeout)
+        try:
+            data = self.control.recv(4096)
+        except (TimeoutError, BlockingIOError):
+            return None
+        except OSError as error:
+            raise ZygoteError(f"the zygote's channel failed: {error}") from None
+        if not data:
+            raise ZygoteError("the zygote ended")
+        message = json.loads(data)
+        if "exit" in message:
+            self.exits[int(message["exit"])] = int(message["status"])
+        return message
+
+    def spawn(
+        self, config: dict[str, Any], read_fd: int, write_fd: int, timeout: float = FORK_S
+    ) -> int:
+        """Fork a worker with ``config`` on the pipes ``read_fd`` and ``write_fd``; its pid."""
+        data = json.dumps(config).encode()
+        try:
+            socket.send_fds(self.control, [data], [read_fd, write_fd])
+        except OSError as error:
+            raise ZygoteError(f"the zygote did not take the request: {error}") from None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self._read(max(0.0, deadline - time.monotonic()))
+            if message is not None and "pid" in message:
+                return int(message["pid"])
+        raise ZygoteError(f"the zygote did not fork a worker within {timeout:g} s")
+
+    def status(self, pid: int, timeout: float = 0.0) -> int | None:
+        """The exit status of worker ``pid`` (negative: a signal), or None while it runs."""
+        deadline = time.monotonic() + timeout
+        while pid not in self.exits:
+            left = deadline - time.monotonic()
+            try:
+                message = self._read(max(left, 0.0) if left > 0 else 0.0)
+            except ZygoteError:
+                return None
+            if message is None and time.monotonic() >= deadline:
+                return None
+        return self.exits.pop(pid)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.control.close()
+        with contextlib.suppress(OSError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote:
+    """This process's zygote, started (or restarted) when needed."""
+    global _zygote
+    if _zygote is None or not _zygote.alive:
+        if _zygote is not None and _zygote.owner == os.getpid():
+            _zygote.close()
+        _zygote = Zygote()
+    return _zygote

@@ -1,0 +1,97 @@
+"""The zygote: a pristine process that forks workers, so none pays for importing torch.
+
+The grader starts it once (``python -m autograder.grader.worker.zygote FD``) with one end of
+a socket pair. It imports torch, NumPy and the worker's runtime and nothing else (no
+reference code, no checks), then answers on that socket:
+
+- a message holding a JSON config and the worker's two pipe ends (passed as file
+  descriptors) asks for a worker: it forks, the child runs
+  :func:`autograder.grader.worker.serve.run`, and the zygote answers ``{"pid": ...}``;
+- whenever a child ends, it sends ``{"exit": pid, "status": code}`` (negative: the signal
+  that killed it).
+
+The socket is a ``SOCK_SEQPACKET`` pair: one message per send, boundaries kept.
+
+It says ``{"ready": true}`` once its imports are done, never runs student code itself, and
+dies with the grader.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+import numpy  # noqa: F401 - preloaded for the workers
+import torch  # noqa: F401 - preloaded for the workers
+
+from autograder.grader.worker import isolation, serve
+
+MAX_CONFIG = 1 << 18
+"""The largest spawn message (the control socket keeps message boundaries)."""
+
+
+def _send(control: socket.socket, message: dict) -> None:
+    control.send(json.dumps(message).encode())
+
+
+def _reap(control: socket.socket) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
+
+
+def _spawn(control: socket.socket, data: bytes, fds: list[int]) -> None:
+    config = json.loads(data)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            control.close()
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            serve.run(fds[0], fds[1], config)
+        except BaseException as error:
+            try:
+                print(f"the worker could not start: {error!r}", file=sys.stderr, flush=True)
+            finally:
+                os._exit(70)
+        os._exit(0)
+    for fd in fds:
+        os.close(fd)
+    _send(control, {"pid": pid})
+
+
+def main(control_fd: int) -> None:
+    control = socket.socket(fileno=control_fd)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    _send(control, {"ready": True})
+    while True:
+        ready, _, _ = select.select([control, wake_read], [], [])
+        if wake_read in ready:
+            os.read(wake_read, 4096)
+            _reap(control)
+        if control in ready:
+            try:
+                data, fds, _, _ = socket.recv_fds(control, MAX_CONFIG, 2)
+            except OSError:
+                return
+            if not data:
+                return
+            _spawn(control, data, fds)
+            _reap(control)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))
