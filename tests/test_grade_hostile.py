@@ -7,9 +7,9 @@ every part-2 verdict, keep part 4's full marks, and write a valid Gradescope res
 ``tests/test_sandbox.py`` tests the same submissions one level down, at the sandbox.
 
 The limits are small so that a looping case costs seconds, not minutes: a request may run
-``LIMITS.wall_s`` seconds and a part ``BUDGET_S`` seconds in all. The part budget is what
-the honest part 4 needs on a busy 2-core machine, with room to spare; it is also what a
-submission that hangs or dies in every check costs at most.
+``LIMITS.wall_s`` seconds, a check ``LIMITS.check_s`` and the submission ``BUDGET_S`` seconds
+in all. The budget is what the honest part 4 needs on a busy 2-core machine, with room to
+spare; it is also what a submission that hangs or dies in every check costs at most.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ SUBMISSIONS = Path(__file__).parent / "submissions"
 RUBRIC = load_rubric()
 HOSTILE, HONEST = 2, 4
 LIMITS = Limits(wall_s=2.0, startup_s=60.0, cpu_s=60, memory_mb=4096, check_s=8.0)
-BUDGET_S = 45.0
+BUDGET_S = 90.0
 OUTLIVE_MARKER = "autograder-hostile-outlive-the-part"
 EVIL_PICKLE_MARKER = Path("/tmp/evil_pickle_ran")
 
@@ -58,12 +58,14 @@ class Case:
             copies the case's ``qkv.py`` beside the reference ``masks.py``.
         needs_root: the protection it tests needs root (a mount namespace, a uid of its
             own); without root the test only asks that the report says it was not applied.
+        honest: part 2 is correct code whatever else it does: it keeps its full marks.
     """
 
     says: str
     problem: str | None = None
     build: Callable[[Path, Path], Path] | None = None
     needs_root: bool = False
+    honest: bool = False
 
 
 def with_honest_masks(case: Path, tmp: Path) -> Path:
@@ -120,6 +122,15 @@ CASES: dict[str, Case] = {
     "zip_escaping_its_folder": Case(
         says="no qkv.py", problem="escapes its folder", build=zip_escaping_its_folder
     ),
+    "shared_memory": Case(says="memory", needs_root=True),
+    "sysv_memory": Case(says="System V", needs_root=True),
+    "fill_scratch": Case(says="wrote", needs_root=True),
+    "snoop_processes": Case(says="processes seen", needs_root=True),
+    "huge_message": Case(says="spam"),
+    "empty_containers": Case(says="cannot accept"),
+    "many_type_names": Case(says=""),
+    "slow_every_call": Case(says="wall-clock limit"),
+    "patch_the_runtime": Case(says="", honest=True),
 }
 """Every crafted case and what its grade must show; ``says`` "" only asks for a message."""
 
@@ -138,6 +149,11 @@ def survivors(marker: str) -> list[int]:
         if marker.encode() in cmdline and state != "Z":
             found.append(int(entry))
     return found
+
+
+def system_v_segments() -> list[str]:
+    """The System V shared memory segments of the machine (this namespace's)."""
+    return Path("/proc/sysvipc/shm").read_text().splitlines()[1:]
 
 
 @pytest.fixture
@@ -176,6 +192,7 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
     case = CASES[name]
     EVIL_PICKLE_MARKER.unlink(missing_ok=True)
     before = {p: p.read_bytes() for p in (results_file, ROOT / "solutions" / "qkv.py")}
+    segments_before = system_v_segments()
     start = time.monotonic()
     try:
         report, data = grade_case(name, tmp_path, results_file)
@@ -186,22 +203,30 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
             os.kill(pid, signal.SIGKILL)
     seconds = time.monotonic() - start
     if case.needs_root and os.geteuid() != 0:
-        assert "protection not applied" in data["output"]
+        assert any("protection not applied" in w for w in report.warnings)
         pytest.skip("without root the grader can only report that it is exposed")
 
     # The run finished, in time, with both parts and a valid results.json.
     validate_gradescope(json.loads(json.dumps(data)))
     assert [p.part.number for p in report.parts] == [HOSTILE, HONEST]
-    assert seconds < 2 * BUDGET_S + 60, f"grading took {seconds:.0f} s"
+    assert seconds < BUDGET_S + 60, f"grading took {seconds:.0f} s"
     per_part = report.per_part()
 
-    # Part 2: zero, and every check says why.
+    # Part 2: zero (or full marks for honest code), and every check says why.
     hostile = report.parts[0]
-    assert per_part[HOSTILE] == 0, [r.check.id for r in hostile.results if r.passed]
     assert len(hostile.results) == len(RUBRIC.checks_of(HOSTILE))
     assert all(r.message.strip() for r in hostile.results)
     assert all(t["output"].strip() for t in data["tests"] if t["number"].startswith("2."))
-    assert case.says in hostile.results[0].message, hostile.results[0].message
+    if case.honest:
+        assert per_part[HOSTILE] == RUBRIC.points(HOSTILE), [
+            (r.check.id, r.message) for r in hostile.results if not r.passed
+        ]
+    else:
+        assert per_part[HOSTILE] == 0, [r.check.id for r in hostile.results if r.passed]
+        assert case.says in hostile.results[0].message, hostile.results[0].message[:500]
+    # Whatever the submission sent, every message is cut and the file stays small.
+    assert len(json.dumps(data).encode()) < results.MAX_BYTES
+    assert all(len(t["output"]) < 2 * results.MAX_TEXT for t in data["tests"])
     if case.problem:
         assert any(case.problem in p for p in report.problems), report.problems
 
@@ -214,6 +239,8 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
     assert not leftover, f"processes outlived the part: {leftover}"
     assert all(p.read_bytes() == content for p, content in before.items())
     assert not EVIL_PICKLE_MARKER.exists(), "the grader unpickled the submission's object"
+    assert system_v_segments() == segments_before, "System V memory outlived the worker"
+    assert "pytest" not in json.dumps(data), "the submission saw the grader's processes"
     assert (torch.allclose, torch.equal, np.allclose, abs, all, torch.Tensor.__eq__) == grader_state
     assert not torch.allclose(torch.zeros(1), torch.ones(1))
     printed = capfd.readouterr()
@@ -224,5 +251,5 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
 @pytest.mark.skipif(os.geteuid() != 0, reason="the protections need root (see docs/grading.md)")
 def test_the_grader_reports_no_unapplied_protection_as_root(tmp_path, results_file):
     report, data = grade_case("steal_solution", tmp_path, results_file)
-    assert not any(p.notes for p in report.parts), [p.notes for p in report.parts]
-    assert "protection not applied" not in data["output"]
+    assert report.warnings == []
+    assert "protection not applied" not in json.dumps(data)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 from autograder.core.paths import BUILD
@@ -28,10 +29,15 @@ def _grade(arguments: argparse.Namespace) -> int:
         limits=limits,
         isolate=not arguments.no_isolation,
         hide=(out.parent,),
-        budget_s=arguments.part_budget_s,
+        budget_s=arguments.budget_s,
+        allow_unprotected=arguments.allow_unprotected,
+        grader_memory_mb=arguments.grader_memory_mb,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results.gradescope(report), indent=2) + "\n", encoding="utf-8")
+    for warning in report.warnings:
+        # For the instructor: these name the grader's own folders, never shown to students.
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{arguments.submission}: {report.score:g} points in {report.seconds:.1f} s -> {out}")
     for part in report.parts:
         available = sum(r.check.points for r in part.results if not r.check.bonus)
@@ -68,7 +74,15 @@ def register(commands: argparse._SubParsersAction) -> None:
     grade.add_argument("--cpu-s", type=int, default=600, help="CPU seconds per part (600)")
     grade.add_argument("--memory-mb", type=int, default=4096, help="memory per part (4096)")
     grade.add_argument(
-        "--part-budget-s", type=float, default=900.0, help="wall seconds per part in all (900)"
+        "--budget-s", type=float, default=480.0, help="wall seconds for the submission (480)"
+    )
+    grade.add_argument(
+        "--grader-memory-mb", type=int, default=3072, help="the grader's own memory (3072)"
+    )
+    grade.add_argument(
+        "--allow-unprotected",
+        action="store_true",
+        help="grade even where the sandbox cannot apply its protections (it says which)",
     )
     grade.set_defaults(run=_grade)
     many = commands.add_parser("batch", help="grade a folder of submissions in parallel")

@@ -1,10 +1,15 @@
 """Grade one submission, part by part, without trusting it.
 
 For each part, the student's module is imported in a sandboxed worker process
-(:mod:`autograder.grader.sandbox`); the earlier parts it builds on are shims whose calls run the
-reference implementation in this process, so each part is graded on its own. Every check
+(:mod:`autograder.grader.sandbox`); the earlier parts it builds on are shims whose calls run
+the reference implementation in this process, so each part is graded on its own. Every check
 runs here, in the grader's process, on proxies of the student's objects: the verdicts never
 depend on anything the student's process says about itself.
+
+What a submission may cost is bounded: a total time budget (after which the remaining
+checks score 0 and the results are still written), the grader's own memory
+(:class:`~autograder.grader.limits.MemoryBound`), and the limits of each worker. Nothing the
+submission does makes :func:`grade` raise: every failure becomes a verdict with its reason.
 """
 
 from __future__ import annotations
@@ -13,31 +18,55 @@ import importlib
 import tempfile
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from hypothesis import settings
 
-from autograder.core import profiles
 from autograder.core.assemble import REFERENCE, plan
-from autograder.core.rubric import Part, Rubric, load_rubric
+from autograder.core.rubric import Check, Part, Rubric, load_rubric
 from autograder.core.runner import check_function, run_check
 from autograder.core.shortcuts import find_shortcuts
+from autograder.grader.limits import GRADER_MEMORY_MB, Limits, MemoryBound
 from autograder.grader.results import CheckResult, PartResult, Report
-from autograder.grader.sandbox import Limits, Sandbox, SandboxError
-from autograder.grader.submission import SubmissionError, prepare
+from autograder.grader.sandbox import Sandbox, SandboxError
+from autograder.grader.submission import prepare
 
-PART_BUDGET_S = 900.0
-"""Wall-clock seconds a part may use in all; checks left after that are not run.
+BUDGET_S = 480.0
+"""Wall-clock seconds one submission may use in all (Gradescope's default limit is 10
+minutes; the reference takes a small part of this on half a CPU)."""
+TIMEOUTS_PER_PART = 2
+"""After this many checks of a part ran out of time, the part's other checks are not run:
+a module that hangs would otherwise spend a wall-clock limit on every check."""
 
-Generous on purpose: it only stops a submission that makes every check run into its time
-limit, and must never cut short a correct one on a slow or busy machine (the reference's
-slowest part takes well under a minute on an idle 2-core CPU)."""
+
+class Unprotected(Exception):
+    """The sandbox could not apply its protections here and the grader was not told to go on."""
 
 
-def _fail_all(part_result: PartResult, checks: Iterable, message: str) -> PartResult:
-    part_result.results = [CheckResult(c, False, message) for c in checks]
-    return part_result
+@dataclass
+class Clock:
+    """The submission's time budget, and each part's share of what is left."""
+
+    deadline: float
+    parts_left: int
+
+    def part_deadline(self) -> float:
+        """A part may use up to twice its fair share of the time left (never more than all)."""
+        left = max(0.0, self.deadline - time.monotonic())
+        share = 2 * left / max(1, self.parts_left)
+        self.parts_left -= 1
+        return time.monotonic() + min(left, share)
+
+
+def _fail_all(result: PartResult, checks: Iterable[Check], message: str) -> PartResult:
+    result.results = [CheckResult(c, False, message) for c in checks]
+    return result
+
+
+def _not_run(check: Check, reason: str) -> CheckResult:
+    return CheckResult(check, False, f"not run: {reason}")
 
 
 def grade_part(
@@ -47,16 +76,21 @@ def grade_part(
     limits: Limits,
     isolate: bool = True,
     hide: tuple[Path, ...] = (),
-    budget_s: float = PART_BUDGET_S,
+    deadline: float | None = None,
     chosen: settings | None = None,
     seed: int | None = None,
+    allow_unprotected: bool = False,
 ) -> PartResult:
     """Run every check of ``part`` against the module in ``folder``.
 
-    ``budget_s`` is the wall-clock time the whole part may use; checks left after it are
-    not run and score 0. A module that does not import (or whose process dies or hangs
-    while importing) fails every check with that one message: importing it again for each
-    check would cost a start-up and, for a hanging import, a wall-clock limit per check.
+    Checks left after ``deadline`` (``time.monotonic()``) are not run and score 0. A module
+    that does not import (or whose process dies or hangs while importing) fails every check
+    with that one message: importing it again for each check would cost a start-up and, for
+    a hanging import, a wall-clock limit per check.
+
+    Raises:
+        Unprotected: the sandbox could not apply a protection and ``allow_unprotected`` is
+            False (the grader refuses to grade rather than run student code unprotected).
     """
     checks = rubric.checks_of(part.number)
     result = PartResult(part)
@@ -79,16 +113,21 @@ def grade_part(
         for name, whose in earlier.items()
         if whose == REFERENCE
     }
-    start = time.monotonic()
+    deadline = deadline if deadline is not None else time.monotonic() + BUDGET_S
     load_failure: str | None = None
+    timeouts = 0
     with Sandbox(folder, [part.module], dependencies, limits, hide=hide, isolate=isolate) as box:
         for check in checks:
             if load_failure is not None:
                 result.results.append(CheckResult(check, False, load_failure))
                 continue
-            if time.monotonic() - start > budget_s:
-                message = f"not run: part {part.number} used up its {budget_s:g} s"
-                result.results.append(CheckResult(check, False, message))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                result.results.append(_not_run(check, "the submission used up its time"))
+                continue
+            if timeouts >= TIMEOUTS_PER_PART:
+                reason = f"{timeouts} checks of part {part.number} ran out of time before it"
+                result.results.append(_not_run(check, reason))
                 continue
             try:
                 module = box.module(part.module)
@@ -96,8 +135,11 @@ def grade_part(
                 load_failure = str(error)
                 result.results.append(CheckResult(check, False, load_failure))
                 continue
+            if box.unapplied and not allow_unprotected:
+                raise Unprotected("; ".join(box.unapplied))
+            result.warnings = [f"protection not applied: {u}" for u in box.unapplied]
             try:
-                box.reset()
+                box.reset(budget_s=left)
             except SandboxError as error:
                 result.results.append(CheckResult(check, False, str(error)))
                 continue
@@ -108,10 +150,10 @@ def grade_part(
                 chosen=chosen,
                 seed=seed,
             )
+            timeouts += "wall-clock limit" in verdict.message and not verdict.passed
             result.results.append(
                 CheckResult(check, verdict.passed, verdict.message, verdict.seconds)
             )
-        result.notes = [f"protection not applied: {u}" for u in box.unapplied]
     return result
 
 
@@ -122,43 +164,86 @@ def grade(
     isolate: bool = True,
     hide: tuple[Path, ...] = (),
     rubric: Rubric | None = None,
-    budget_s: float = PART_BUDGET_S,
+    budget_s: float = BUDGET_S,
     chosen: settings | None = None,
     seed: int | None = None,
+    allow_unprotected: bool = False,
+    grader_memory_mb: int = GRADER_MEMORY_MB,
 ) -> Report:
-    """Grade ``submission`` (a folder, a zip, or a folder of notebooks).
+    """Grade ``submission`` (a folder, a zip, or a folder of notebooks); never raises.
 
     Args:
         submission: what the student handed in.
         parts: the part numbers to grade (all when None).
         limits: the worker's resource limits.
-        isolate: run the student's code as an unprivileged user in its own namespace where
-            the grader has the privileges to.
+        isolate: run the student's code in its own namespaces as an unprivileged user
+            where the grader has the privileges to.
         hide: folders the student's code must not see (the results file's, for one).
         rubric: the rubric (the course's when None).
-        budget_s: wall-clock seconds each part may use in all (:func:`grade_part`).
+        budget_s: wall-clock seconds the whole submission may use.
         chosen: hypothesis settings of the checks (the grading settings when None).
         seed: hypothesis's seed (None: the settings decide; the grading ones derandomize).
+        allow_unprotected: grade even where the sandbox cannot apply its protections (it
+            says which in :attr:`Report.warnings`); otherwise such a grade is refused.
+        grader_memory_mb: the grader's own memory while grading, beyond what it held.
     """
-    profiles.use("grading")
-    # The reference runs here on small tensors: one thread is fastest, and a grader that
-    # shares the machine with its sandboxed workers should not compete with them.
-    torch.set_num_threads(1)
+    start = time.monotonic()
     rubric = rubric or load_rubric()
     limits = limits or Limits()
-    selected = [rubric.parts[n] for n in (parts or rubric.parts)]
-    start = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="grade-") as scratch:
-        try:
+    selected = [rubric.parts[n] for n in (parts or rubric.parts) if n in rubric.parts]
+    # The reference runs here on small tensors: one thread is fastest, and a grader that
+    # shares the machine with its sandboxed workers should not compete with them.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    clock = Clock(start + budget_s, len(selected))
+    results: list[PartResult] = []
+    problems: list[str] = []
+    try:
+        with tempfile.TemporaryDirectory(prefix="grade-") as scratch, MemoryBound(grader_memory_mb):
             prepared = prepare(Path(submission), Path(scratch), rubric)
-        except SubmissionError as error:
-            parts_results = [
-                _fail_all(PartResult(p, problem=str(error)), rubric.checks_of(p.number), str(error))
-                for p in selected
-            ]
-            return Report(parts_results, time.monotonic() - start, [str(error)])
-        results = [
-            grade_part(part, prepared.folder, rubric, limits, isolate, hide, budget_s, chosen, seed)
-            for part in selected
-        ]
-    return Report(results, time.monotonic() - start, prepared.problems)
+            problems = prepared.problems
+            for index, part in enumerate(selected):
+                try:
+                    results.append(
+                        grade_part(
+                            part,
+                            prepared.folder,
+                            rubric,
+                            limits,
+                            isolate,
+                            hide,
+                            clock.part_deadline(),
+                            chosen,
+                            seed,
+                            allow_unprotected or not isolate,
+                        )
+                    )
+                except Unprotected as refused:
+                    message = (
+                        "not graded: the autograder could not protect itself on this machine; "
+                        "your instructor has been told"
+                    )
+                    for rest in selected[index:]:
+                        failed = _fail_all(PartResult(rest), rubric.checks_of(rest.number), message)
+                        failed.warnings = [f"refused to grade, protection not applied: {refused}"]
+                        results.append(failed)
+                    break
+                except Exception as error:
+                    message = (
+                        f"not graded: the grader failed on part {part.number} "
+                        f"({type(error).__name__}); your instructor has been told"
+                    )
+                    failed = _fail_all(PartResult(part), rubric.checks_of(part.number), message)
+                    failed.warnings = [f"the grader failed: {type(error).__name__}: {error}"]
+                    results.append(failed)
+    except Exception as error:
+        problems.append(f"the grader could not read the submission ({type(error).__name__})")
+        graded = {r.part.number for r in results}
+        for part in selected:
+            if part.number not in graded:
+                results.append(
+                    _fail_all(PartResult(part), rubric.checks_of(part.number), problems[-1])
+                )
+    finally:
+        torch.set_num_threads(threads)
+    return Report(results, time.monotonic() - start, problems)

@@ -2,18 +2,37 @@
 
 Gradescope's schema: a top-level ``score``, ``execution_time``, ``output`` and a ``tests``
 list whose entries have ``name``, ``number``, ``score``, ``max_score``, ``output``,
-``visibility`` and ``status``. Hidden checks are ``after_due_date``: the student sees them
-once the deadline has passed.
+``visibility``, ``status`` and ``extra_data``. Hidden checks are ``after_due_date``: the
+student sees them once the deadline has passed.
+
+Every text that may come from student code is cut to :data:`MAX_TEXT` characters with a
+note saying so, and the whole file is kept under :data:`MAX_BYTES` (Gradescope and its
+peers refuse larger results). What only the instructor may read (the grader's warnings,
+which name the grader's own folders) goes into a hidden entry, never into what a student
+sees.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.core.rubric import Check, Part
 
 VISIBILITY = {"visible": "visible", "hidden": "after_due_date"}
+MAX_TEXT = 4000
+"""Characters of one message from student code kept in the results."""
+MAX_BYTES = 900_000
+"""The most bytes ``results.json`` may take (Gradescope's limit is about 1 MB)."""
+
+
+def cap(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters, with a note saying how much was cut."""
+    text = str(text)
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}\n[... {len(text) - limit} more characters cut]"
 
 
 @dataclass(frozen=True)
@@ -32,12 +51,16 @@ class CheckResult:
 
 @dataclass
 class PartResult:
-    """The verdicts of one part, and what kept the part from being graded, if anything."""
+    """The verdicts of one part, and what kept the part from being graded, if anything.
+
+    ``warnings`` are for the instructor only (protections the sandbox could not apply, the
+    grader's own failures): they may name the grader's folders.
+    """
 
     part: Part
     results: list[CheckResult] = field(default_factory=list)
     problem: str | None = None
-    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -56,11 +79,15 @@ class Report:
     def score(self) -> float:
         return sum(p.score for p in self.parts)
 
+    @property
+    def warnings(self) -> list[str]:
+        return [f"part {p.part.number}: {w}" for p in self.parts for w in p.warnings]
+
     def per_part(self) -> dict[int, float]:
         return {p.part.number: p.score for p in self.parts}
 
 
-def _test_entry(part: PartResult, index: int, result: CheckResult) -> dict[str, Any]:
+def _test_entry(part: PartResult, index: int, result: CheckResult, limit: int) -> dict[str, Any]:
     check = result.check
     prefix = "extra credit: " if check.bonus else ""
     output = result.message if not result.passed else "passed"
@@ -72,7 +99,7 @@ def _test_entry(part: PartResult, index: int, result: CheckResult) -> dict[str, 
         "score": result.score,
         # Extra credit counts towards the score but not the assignment's maximum.
         "max_score": 0.0 if check.bonus else check.points,
-        "output": output,
+        "output": cap(output, limit),
         "visibility": VISIBILITY[check.visibility],
         "status": "passed" if result.passed else "failed",
         "tags": [f"part{part.part.number}", part.part.module],
@@ -98,10 +125,9 @@ def _part_line(part: PartResult) -> str:
     return line
 
 
-def gradescope(report: Report) -> dict[str, Any]:
-    """``report`` in Gradescope's ``results.json`` schema."""
+def _results(report: Report, limit: int) -> dict[str, Any]:
     tests = [
-        _test_entry(part, index, result)
+        _test_entry(part, index, result, limit)
         for part in report.parts
         for index, result in enumerate(part.results, start=1)
     ]
@@ -111,13 +137,33 @@ def gradescope(report: Report) -> dict[str, Any]:
             "The total score includes the hidden checks: until the due date it may be higher "
             "or lower than the visible checks alone."
         )
-    for part in report.parts:
-        lines += [f"part {part.part.number}: {note}" for note in part.notes]
-    lines += report.problems
+    lines += [cap(problem, limit // 4) for problem in report.problems[:20]]
+    if report.warnings:
+        tests.append(
+            {
+                "name": "grader warnings (instructors only)",
+                "score": 0.0,
+                "max_score": 0.0,
+                "output": cap("\n".join(report.warnings), limit),
+                "visibility": "hidden",
+                "status": "failed",
+                "extra_data": {"warnings": len(report.warnings)},
+            }
+        )
     return {
         "score": round(report.score, 4),
         "execution_time": round(report.seconds, 2),
-        "output": "\n".join(lines),
+        "output": cap("\n".join(lines), 4 * MAX_TEXT),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+
+
+def gradescope(report: Report) -> dict[str, Any]:
+    """``report`` in Gradescope's ``results.json`` schema, under :data:`MAX_BYTES`."""
+    limit = MAX_TEXT
+    while True:
+        data = _results(report, limit)
+        if len(json.dumps(data).encode()) <= MAX_BYTES or limit <= 100:
+            return data
+        limit //= 4

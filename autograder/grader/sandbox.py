@@ -440,8 +440,8 @@ class Sandbox:
             late = peer is not None and peer.deadline is not None
             if late and time.monotonic() >= peer.deadline:
                 return WorkerTimeout(
-                    f"the check ran past its wall-clock limit of {self.limits.check_s:g} s "
-                    f"(during {what}); the submission's process was stopped"
+                    f"the check ran past its wall-clock limit (during {what}); the "
+                    "submission's process was stopped"
                 )
             limit = self.limits.startup_s if what == "start-up" else self.limits.wall_s
             return WorkerTimeout(
@@ -529,14 +529,18 @@ class Sandbox:
         self._modules[name] = module
         return module
 
-    def reset(self, seed: int | None = None) -> None:
-        """Forget the objects and graphs of the previous check and reseed the worker."""
+    def reset(self, seed: int | None = None, budget_s: float | None = None) -> None:
+        """Forget the objects and graphs of the previous check and reseed the worker.
+
+        The next check may run for :attr:`Limits.check_s` seconds, or ``budget_s`` if less.
+        """
         if not self.running:
             return
         assert self._peer is not None
         self._peer.deadline = None
         self._request("a reset between checks", "reset", self.seed if seed is None else seed)
-        self._peer.new_check(deadline=time.monotonic() + self.limits.check_s)
+        allowed = self.limits.check_s if budget_s is None else min(budget_s, self.limits.check_s)
+        self._peer.new_check(deadline=time.monotonic() + allowed)
 
     def output_tail(self, size: int = 4000) -> str:
         """The last ``size`` characters of what the submission printed (stdout, then stderr)."""

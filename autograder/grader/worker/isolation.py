@@ -192,14 +192,18 @@ def set_limits(plan: Plan, as_sandbox_user: bool) -> list[str]:
     return unapplied
 
 
-def readable(path: str) -> bool:
-    """Whether this process can list (a folder) or read (a file) ``path``."""
+def readable(path: str, kept: Iterable[str] = ()) -> bool:
+    """Whether this process can see what ``path`` holds: list a folder's entries or read a file.
+
+    A covered folder is empty but for the way to the folders bound back into it (``kept``:
+    the scratch folder, the Python installation), which are not the grader's files.
+    """
     try:
         if os.path.isdir(path):
-            os.listdir(path)
-        else:
-            with open(path, "rb") as handle:
-                handle.read(1)
+            own = {os.path.join(path, e) for e in os.listdir(path)}
+            return any(not any(_inside(k, entry) for k in kept) for entry in own)
+        with open(path, "rb") as handle:
+            handle.read(1)
     except OSError:
         return False
-    return os.path.exists(path)
+    return True

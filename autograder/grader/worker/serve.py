@@ -152,7 +152,9 @@ def run(read_fd: int, write_fd: int, config: dict[str, Any]) -> None:
     if not isolation.prctl(isolation.PR_SET_NO_NEW_PRIVS, 1):
         unapplied.append("could not forbid gaining privileges (no_new_privs)")
     unapplied += isolation.set_limits(plan, as_sandbox_user=root)
-    unapplied += [f"the submission can read {p}" for p in plan.probes if isolation.readable(p)]
+    kept = [plan.scratch, *plan.keep_read_only]
+    seen = [p for p in plan.probes if isolation.readable(p, kept)]
+    unapplied += [f"the submission can read {p}" for p in seen]
     os.chdir(plan.scratch)
     os.umask(0o077)
     os.environ.clear()

@@ -25,13 +25,35 @@ import signal
 import socket
 import sys
 
-import numpy  # noqa: F401 - preloaded for the workers
-import torch  # noqa: F401 - preloaded for the workers
+import numpy
+import torch
 
 from autograder.grader.worker import isolation, serve
 
 MAX_CONFIG = 1 << 18
 """The largest spawn message (the control socket keeps message boundaries)."""
+
+
+def warm_up() -> None:
+    """Run the common operations once, so that no worker pays for torch's lazy start-up.
+
+    With one thread (``OMP_NUM_THREADS=1`` in the zygote's environment) no thread pool
+    exists yet, so forking stays safe; each worker sets its own thread count.
+    """
+    torch.set_num_threads(1)
+    x = torch.randn(2, 3, 4, requires_grad=True)
+    layer = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.LayerNorm(4), torch.nn.GELU())
+    scores = (x @ x.transpose(-2, -1) / 2.0).masked_fill(torch.eye(3, dtype=torch.bool), -1e9)
+    mixed = torch.nn.functional.dropout(torch.softmax(scores, dim=-1), 0.1) @ layer(x)
+    tokens = torch.randint(0, 5, (2, 3))
+    logits = mixed @ torch.nn.Embedding(5, 4).weight.T
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 5), tokens.reshape(-1))
+    loss.backward()
+    torch.manual_seed(0)
+    numpy.asarray(x.detach().numpy()).sum()
+    # Imports torch.fx's symbolic shapes and sympy: half a second a worker otherwise.
+    torch.broadcast_shapes((1, 3), (2, 1))
+    torch.einsum("ij,jk->ik", torch.ones(2, 2), torch.ones(2, 2))
 
 
 def _send(control: socket.socket, message: dict) -> None:
@@ -76,6 +98,7 @@ def main(control_fd: int) -> None:
     signal.set_wakeup_fd(wake_write)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     isolation.prctl(isolation.PR_SET_PDEATHSIG, signal.SIGKILL)
+    warm_up()
     _send(control, {"ready": True})
     while True:
         ready, _, _ = select.select([control, wake_read], [], [])
