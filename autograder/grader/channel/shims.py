@@ -47,6 +47,25 @@ def public_methods(cls: type) -> list[str]:
 
 
 @contextlib.contextmanager
+def _within_memory(what: str) -> Iterator[None]:
+    """Turn the grader refusing an allocation into an error for the submission's call."""
+    try:
+        yield
+    except MemoryError:
+        raise ValueError(
+            f"the grader refuses to run {what} on these inputs: it would need more memory "
+            "than the grader allows for one call (are the sequences far longer than needed?)"
+        ) from None
+    except RuntimeError as error:
+        if "allocate memory" not in str(error) and "not enough memory" not in str(error):
+            raise
+        raise ValueError(
+            f"the grader refuses to run {what} on these inputs: it would need more memory "
+            "than the grader allows for one call (are the sequences far longer than needed?)"
+        ) from None
+
+
+@contextlib.contextmanager
 def _seeded(seed: int) -> Iterator[None]:
     """Draw from a generator seeded by ``seed``, leaving the caller's generator as it was.
 
@@ -157,7 +176,7 @@ class ShimService:
         """Call the reference function ``module.name`` (random draws seeded by the worker)."""
         function = self._lookup(module, name, ("function",))
         self._check_size(args, kwargs)
-        with _seeded(seed):
+        with _within_memory(f"the reference {name}"), _seeded(seed):
             return function(*args, **kwargs)
 
     def construct(
@@ -166,7 +185,7 @@ class ShimService:
         """Build a reference instance; for an ``nn.Module`` also describe its structure."""
         cls = self._lookup(module, name, ("module", "class"))
         self._check_size(args, kwargs)
-        with _seeded(seed):
+        with _within_memory(f"the reference {name}"), _seeded(seed):
             instance = cls(*args, **kwargs)
         self._instances[id(instance)] = instance
         if not isinstance(instance, torch.nn.Module):
@@ -241,7 +260,7 @@ class ShimService:
             if not name.startswith("_")
         }
         caller = _MethodCaller(module, method)
-        with _seeded(seed):
+        with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
             result = torch.func.functional_call(
                 caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
             )
