@@ -22,7 +22,7 @@ import torch
 if TYPE_CHECKING:
     from .training import History
 
-from . import tasks as T
+from . import tasks
 
 
 def plot_history(history: History, path: str | Path, title: str = "") -> Path:
@@ -77,7 +77,7 @@ def attention_maps(model: torch.nn.Module) -> dict[str, list[torch.Tensor]]:
 @torch.no_grad()
 def plot_attention(
     model: torch.nn.Module,
-    task: T.Task,
+    task: tasks.Task,
     source: Sequence[str],
     path: str | Path,
     device: str | torch.device = "cpu",

@@ -15,16 +15,17 @@ Three rules the textbook's version broke, and this one keeps:
 * The parse tree is linearised so that it can be read back: every node is kept, a single
   number included.
 
-Command line (see ``docs/benchmarks.md``)::
+Each task's recipe (its generator, held-out set, model and training) is data in
+``recipes/<task>.toml``. From the repository (see ``docs/benchmarks.md``)::
 
-    python -m solutions.tasks datasets            # regenerate datasets/ bit for bit
-    python -m solutions.tasks train addition --steps 2000 --device cpu
+    python -m autograder datasets                 # regenerate datasets/ bit for bit
+    python -m autograder train addition --steps 2000 --device cpu
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
+import inspect
 import json
 import random
 from collections.abc import Callable, Hashable, Iterator, Sequence
@@ -32,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+
+from . import recipes
 
 PAD, BOS, EOS = "<pad>", "<bos>", "<eos>"
 SPECIALS = (PAD, BOS, EOS)
@@ -351,21 +354,24 @@ class Task:
         return symbols[::-1] if self.reverse_target else symbols
 
 
-def _copy_generator(min_len: int, max_len: int, num_symbols: int) -> Callable:
+def copy_generator(min_len: int, max_len: int, symbols: int) -> Callable:
+    """Sequences of ``min_len`` to ``max_len`` symbols ``"1"`` .. ``str(symbols)``, copied."""
     lengths = range(min_len, max_len + 1)
-    # There are only num_symbols sequences of length 1: drawn as often as the others, they
+    # There are only `symbols` sequences of length 1: drawn as often as the others, they
     # would all land in the held-out set and training would never see one.
     weights = [0.1 if length == 1 else 1.0 for length in lengths]
 
     def generate(rng: random.Random) -> Example:
         length = rng.choices(lengths, weights)[0]
-        sequence = tuple(str(rng.randint(1, num_symbols)) for _ in range(length))
+        sequence = tuple(str(rng.randint(1, symbols)) for _ in range(length))
         return sequence, sequence
 
     return generate
 
 
-def _addition_generator(digits: int, max_operand: int) -> Callable:
+def addition_generator(digits: int, max_operand: int) -> Callable:
+    """Sums of two operands drawn from 0 .. ``max_operand``, written with ``digits`` digits."""
+
     def generate(rng: random.Random) -> Example:
         return addition_example(rng.randint(0, max_operand), rng.randint(0, max_operand), digits)
 
@@ -381,7 +387,8 @@ def random_tree(rng: random.Random, operators: int) -> Tree:
     return (label, random_tree(rng, left), random_tree(rng, operators - 1 - left))
 
 
-def _parser_generator(max_tokens: int) -> Callable:
+def parser_generator(max_tokens: int) -> Callable:
+    """Statements ``v = expression`` of at most ``max_tokens`` tokens, and their trees."""
     # An expression with k operators has 2k + 1 tokens before parentheses, plus "v =".
     max_operators = (max_tokens - 3) // 2
     sizes = range(max_operators + 1)
@@ -400,55 +407,72 @@ def _parser_generator(max_tokens: int) -> Callable:
     return generate
 
 
-def _textbook_parser_generator(rng: random.Random) -> Example:
+def textbook_parser_generator() -> Callable:
     """The textbook's ``v=d op d``: 3 variables x 10 x 4 x 10 digits = 1,200 statements."""
-    op = rng.choice(tuple(OPERATORS))
-    tree = (ASSIGN, rng.choice(VARIABLES), (OPERATORS[op], rng.choice(DIGITS), rng.choice(DIGITS)))
-    return tuple(render(tree)), tuple(tree_to_tokens(tree))
+
+    def generate(rng: random.Random) -> Example:
+        op = rng.choice(tuple(OPERATORS))
+        variable, left, right = rng.choice(VARIABLES), rng.choice(DIGITS), rng.choice(DIGITS)
+        tree = (ASSIGN, variable, (OPERATORS[op], left, right))
+        return tuple(render(tree)), tuple(tree_to_tokens(tree))
+
+    return generate
 
 
-def make_task(name: str, reverse: bool = False) -> Task:
-    """The task called ``name`` (see :data:`TASK_NAMES`).
+GENERATORS: dict[str, tuple[Callable[..., Vocabulary], Callable[..., Callable]]] = {
+    "copy": (copy_vocabulary, copy_generator),
+    "addition": (addition_vocabulary, addition_generator),
+    "parser": (parser_vocabulary, parser_generator),
+    "parser-textbook": (parser_vocabulary, textbook_parser_generator),
+}
+"""A recipe's ``[task] generator`` -> (its vocabulary, its example generator)."""
+
+
+def _generator(name: str, spec: dict) -> tuple[Vocabulary, Callable]:
+    """The vocabulary and generator a recipe's ``[task]`` section (or a probe) describes."""
+    kind = spec.get("generator")
+    if kind not in GENERATORS:
+        raise ValueError(
+            f"recipe {name}: [task] generator must be one of {', '.join(GENERATORS)}, got {kind!r}"
+        )
+    vocabulary, factory = GENERATORS[kind]
+    wanted = set(inspect.signature(factory).parameters)
+    given = {k: v for k, v in spec.items() if k in wanted}
+    missing = sorted(wanted - set(given))
+    if missing:
+        raise ValueError(f"recipe {name}: the {kind} generator needs {', '.join(missing)}")
+    if kind == "copy":
+        return vocabulary(spec["symbols"]), factory(**given)
+    return vocabulary(), factory(**given)
+
+
+def make_task(name: str, reverse: bool | None = None) -> Task:
+    """The task called ``name``, as its recipe (``recipes/<name>.toml``) describes it.
 
     Args:
         name: ``copy``, ``addition``, ``parser``, or one of them with ``-textbook`` (the
             textbook's definitions: fixed length 20; operands 0-499; ``v=d op d``).
-        reverse: addition only: emit the sum least-significant digit first.
+        reverse: addition only: emit the sum least-significant digit first (the recipe's
+            ``reverse`` when None).
     """
-    if name not in TASK_NAMES:
-        raise ValueError(f"unknown task {name!r}; expected one of {', '.join(TASK_NAMES)}")
-    if reverse and not name.startswith("addition"):
+    recipe = recipes.load(name)
+    spec = recipe.task
+    if reverse and spec.get("generator") != "addition":
         raise ValueError(f"reverse is an option of the addition tasks, not of {name!r}")
-    if name == "copy":
-        return Task(name, copy_vocabulary(), _copy_generator(1, 20, 19), 20, 22, "copy")
-    if name == "copy-textbook":
-        return Task(name, copy_vocabulary(), _copy_generator(20, 20, 19), 20, 22, "copy-textbook")
-    if name == "addition":
-        return Task(
-            name,
-            addition_vocabulary(),
-            _addition_generator(3, 999),
-            7,
-            6,
-            "addition",
-            reverse_target=reverse,
-        )
-    if name == "addition-textbook":
-        return Task(
-            name,
-            addition_vocabulary(),
-            _addition_generator(3, 499),
-            7,
-            6,
-            "addition-textbook",
-            reverse_target=reverse,
-        )
-    if name == "parser":
-        return Task(name, parser_vocabulary(), _parser_generator(15), 15, 17, "parser")
-    return Task(name, parser_vocabulary(), _textbook_parser_generator, 5, 7, "parser-textbook")
+    vocabulary, generate = _generator(name, spec)
+    return Task(
+        name,
+        vocabulary,
+        generate,
+        int(spec["max_source_len"]),
+        int(spec["max_target_len"]),
+        name,
+        reverse_target=bool(spec.get("reverse", False) if reverse is None else reverse),
+    )
 
 
-TASK_NAMES = ("copy", "copy-textbook", "addition", "addition-textbook", "parser", "parser-textbook")
+TASK_NAMES = recipes.names()
+"""Every task with a recipe."""
 
 
 # ---------------------------------------------------------------------------- datasets (given)
@@ -469,19 +493,17 @@ class EvalSet:
 
 
 def eval_sets() -> dict[str, EvalSet]:
-    """Every frozen evaluation set, by name. The ``addition-4digits`` and
-    ``addition-5digits`` sets measure length generalisation of a 3-digit model."""
-    sets = [
-        EvalSet("copy", _copy_generator(1, 20, 19), 1000, 101),
-        EvalSet("copy-textbook", _copy_generator(20, 20, 19), 1000, 102),
-        EvalSet("addition", _addition_generator(3, 999), 1000, 103),
-        EvalSet("addition-4digits", _addition_generator(4, 9999), 1000, 104),
-        EvalSet("addition-5digits", _addition_generator(5, 99999), 1000, 105),
-        EvalSet("addition-textbook", _addition_generator(3, 499), 1000, 106),
-        EvalSet("parser", _parser_generator(15), 1000, 107),
-        # 200 of the 1,200 textbook statements: the other 1,000 are left for training.
-        EvalSet("parser-textbook", _textbook_parser_generator, 200, 108),
-    ]
+    """Every frozen evaluation set, by name: each task's held-out set, and its probes (the
+    ``addition-4digits`` and ``addition-5digits`` sets measure length generalisation of a
+    3-digit model)."""
+    sets = []
+    for name in TASK_NAMES:
+        recipe = recipes.load(name)
+        _, generate = _generator(name, recipe.task)
+        sets.append(EvalSet(name, generate, recipe.heldout["count"], recipe.heldout["seed"]))
+        for probe in recipe.probes:
+            _, generate = _generator(name, {**recipe.task, **probe})
+            sets.append(EvalSet(probe["name"], generate, probe["count"], probe["seed"]))
     return {s.name: s for s in sets}
 
 
@@ -572,59 +594,3 @@ def training_batches(
             sources.append(source_ids)
             targets.append(target_ids)
         yield pad_batch(sources, PAD_ID), pad_batch(targets, PAD_ID)
-
-
-# ---------------------------------------------------------------------------- command line
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """``datasets`` (regenerate the frozen sets), ``check-datasets``, or ``train TASK``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m solutions.tasks", description=__doc__.split("\n")[0]
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("datasets", help="regenerate datasets/ and its manifest")
-    commands.add_parser("check-datasets", help="verify datasets/ against its manifest")
-    train = commands.add_parser("train", help="train a model on a task and evaluate it")
-    train.add_argument("task", choices=TASK_NAMES)
-    train.add_argument(
-        "--steps", type=int, default=None, help="training steps (default: the task's)"
-    )
-    train.add_argument("--device", default="cpu")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument(
-        "--reverse", action="store_true", help="addition: sum least-significant first"
-    )
-    train.add_argument(
-        "--out", type=Path, default=ROOT / "runs", help="checkpoints and plots go here"
-    )
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
-    if args.command == "datasets":
-        for path in write_datasets():
-            print(f"wrote {path.relative_to(ROOT)}")
-    elif args.command == "check-datasets":
-        problems = verify_datasets()
-        print("\n".join(problems) or "datasets match the manifest")
-        raise SystemExit(1 if problems else 0)
-    else:
-        # Imported here: the data side of this module works without the model.
-        from .training import available_device, run_task
-
-        try:
-            available_device(args.device)
-        except ValueError as error:
-            parser.error(str(error))
-        run_task(
-            args.task,
-            steps=args.steps,
-            device=args.device,
-            seed=args.seed,
-            reverse=args.reverse,
-            out=args.out,
-            progress=not args.no_progress,
-        )
-
-
-if __name__ == "__main__":
-    main()

@@ -26,8 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from . import plots
-from . import tasks as T
+from . import plots, recipes, tasks
 from .decoding import greedy_decode
 from .model import Transformer, TransformerConfig
 
@@ -96,46 +95,20 @@ class History:
     train_seconds: float = 0.0
 
 
-# The course's settings for each task: the model (TransformerConfig fields besides the
-# vocabulary) and the training. The textbook tasks keep the textbook's model sizes; their
-# batch sizes, initialisation and optimisation are the course's (docs/benchmarks.md).
-MODELS: dict[str, dict] = {
-    "copy": dict(d_model=64, num_encoder_layers=2, num_decoder_layers=2, num_heads=2, d_ff=128),
-    "copy-textbook": dict(
-        d_model=64, num_encoder_layers=2, num_decoder_layers=2, num_heads=2, d_ff=128
-    ),
-    "addition": dict(
-        d_model=128, num_encoder_layers=2, num_decoder_layers=2, num_heads=4, d_ff=256
-    ),
-    "addition-textbook": dict(
-        d_model=256, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=512
-    ),
-    "parser": dict(d_model=128, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=256),
-    "parser-textbook": dict(
-        d_model=128, num_encoder_layers=3, num_decoder_layers=3, num_heads=4, d_ff=512
-    ),
-}
-SETTINGS: dict[str, TrainSettings] = {
-    "copy": TrainSettings(steps=600, batch_size=64, lr=7e-3, warmup=10, label_smoothing=0.1),
-    "copy-textbook": TrainSettings(
-        steps=250, batch_size=40, lr=1e-2, warmup=10, label_smoothing=0.1
-    ),
-    "addition": TrainSettings(steps=3000, batch_size=128, lr=2e-3, warmup=50),
-    "addition-textbook": TrainSettings(
-        steps=400, batch_size=128, lr=1.5e-3, warmup=30, label_smoothing=0.1
-    ),
-    "parser": TrainSettings(steps=4000, batch_size=64, lr=2e-3, warmup=50, label_smoothing=0.1),
-    "parser-textbook": TrainSettings(
-        steps=25, batch_size=128, lr=3e-3, warmup=3, label_smoothing=0.1
-    ),
-}
+def settings_for(name: str, **overrides: object) -> TrainSettings:
+    """The training settings of task ``name``'s recipe, with ``overrides`` applied."""
+    fields = {**recipes.load(name).training, **overrides}
+    unknown = sorted(set(fields) - {f.name for f in dataclasses.fields(TrainSettings)})
+    if unknown:
+        raise ValueError(f"recipe {name}: [training] has no setting {', '.join(unknown)}")
+    return TrainSettings(**fields)
 
 
-def build_model(task: T.Task, **overrides: object) -> Transformer:
-    """The task's Transformer (:data:`MODELS` with ``overrides`` applied), initialised by
-    :func:`initialise_for_training`."""
+def build_model(task: tasks.Task, **overrides: object) -> Transformer:
+    """The task's Transformer (its recipe's ``[model]`` with ``overrides`` applied),
+    initialised by :func:`initialise_for_training`."""
     fields = {
-        **MODELS[task.name],
+        **recipes.load(task.name).model,
         "dropout": 0.0,
         "src_vocab_size": len(task.vocabulary),
         "tgt_vocab_size": len(task.vocabulary),
@@ -215,11 +188,11 @@ def available_device(name: str | torch.device) -> torch.device:
 
 def train(
     model: Transformer,
-    task: T.Task,
+    task: tasks.Task,
     settings: TrainSettings,
     device: str | torch.device = "cpu",
     progress: bool = True,
-    eval_examples: Sequence[T.Example] | None = None,
+    eval_examples: Sequence[tasks.Example] | None = None,
 ) -> History:
     """Train ``model`` on fresh examples of ``task``; evaluate on ``eval_examples``.
 
@@ -239,10 +212,10 @@ def train(
     torch.manual_seed(settings.seed)
     model.to(device).train()
     averaged = copy.deepcopy(model) if settings.ema else model
-    heldout = T.load_eval_set(task.heldout)
+    heldout = tasks.load_eval_set(task.heldout)
     if eval_examples is None:
         eval_examples = heldout
-    batches = T.training_batches(
+    batches = tasks.training_batches(
         task, settings.batch_size, settings.seed, exclude={source for source, _ in heldout}
     )
     decay = [p for p in model.parameters() if p.dim() >= 2]
@@ -266,7 +239,7 @@ def train(
     for step in bar:
         started = time.perf_counter()
         source, target = (t.to(device, non_blocking=True) for t in next(batches))
-        inputs, labels = T.teacher_forcing(target, task.vocabulary.pad_id)
+        inputs, labels = tasks.teacher_forcing(target, task.vocabulary.pad_id)
         with torch.autocast(device.type, autocast_dtype, enabled=autocast_dtype is not None):
             logits = model(source, inputs)
         loss = F.cross_entropy(
@@ -311,7 +284,7 @@ def train(
 @torch.no_grad()
 def predict(
     model: Transformer,
-    task: T.Task,
+    task: tasks.Task,
     sources: Sequence[Sequence[str]],
     device: str | torch.device = "cpu",
     max_len: int | None = None,
@@ -328,7 +301,9 @@ def predict(
     predictions: list[tuple[str, ...]] = []
     for start in range(0, len(sources), batch_size):
         chunk = sources[start : start + batch_size]
-        source = T.pad_batch([vocabulary.encode(s) for s in chunk], vocabulary.pad_id).to(device)
+        source = tasks.pad_batch([vocabulary.encode(s) for s in chunk], vocabulary.pad_id).to(
+            device
+        )
         generated = greedy_decode(
             model,
             source,
@@ -344,8 +319,8 @@ def predict(
 
 def evaluate(
     model: Transformer,
-    task: T.Task,
-    examples: Sequence[T.Example] | None = None,
+    task: tasks.Task,
+    examples: Sequence[tasks.Example] | None = None,
     device: str | torch.device = "cpu",
 ) -> dict[str, float]:
     """Greedy-decoding scores on ``examples`` (default: the task's frozen held-out set).
@@ -355,16 +330,16 @@ def evaluate(
         predicted trees that are statement trees) for the parser.
     """
     if examples is None:
-        examples = T.load_eval_set(task.heldout)
+        examples = tasks.load_eval_set(task.heldout)
     expected = [target for _, target in examples]
     # Room for the longest expected answer (longer operands than trained on need more).
     longest = max(len(target) for target in expected) + 2
     predicted = predict(model, task, [source for source, _ in examples], device, longest)
-    scores = {"exact_match": T.exact_match(predicted, expected)}
+    scores = {"exact_match": tasks.exact_match(predicted, expected)}
     if task.name.startswith("addition"):
-        scores["digit_accuracy"] = T.digit_accuracy(predicted, expected)
+        scores["digit_accuracy"] = tasks.digit_accuracy(predicted, expected)
     if task.name.startswith("parser"):
-        scores["well_formed"] = sum(map(T.is_well_formed, predicted)) / len(predicted)
+        scores["well_formed"] = sum(map(tasks.is_well_formed, predicted)) / len(predicted)
     return scores
 
 
@@ -376,7 +351,7 @@ def _config_dict(model: Transformer) -> dict:
 
 
 def save_checkpoint(
-    path: str | Path, model: Transformer, task: T.Task, history: History | None = None
+    path: str | Path, model: Transformer, task: tasks.Task, history: History | None = None
 ) -> Path:
     """Save the weights, the configuration and the task (plain values only) to ``path``."""
     path = Path(path)
@@ -443,8 +418,8 @@ def run_task(
 ) -> dict[str, float]:
     """Train on task ``name``, evaluate on its held-out set, save checkpoint and plots in
     ``out/<name>/``; returns the final scores (printed too)."""
-    task = T.make_task(name, reverse=reverse)
-    settings = dataclasses.replace(SETTINGS[name], seed=seed, eval_every=200, eval_size=200)
+    task = tasks.make_task(name, reverse=reverse)
+    settings = settings_for(name, seed=seed, eval_every=200, eval_size=200)
     if steps is not None:
         settings.steps = steps
     torch.manual_seed(seed)
@@ -454,7 +429,7 @@ def run_task(
     folder = Path(out) / name
     save_checkpoint(folder / "checkpoint.pt", model, task, history)
     plots.plot_history(history, folder / "curves.png", title=name)
-    source, _ = T.load_eval_set(task.heldout)[0]
+    source, _ = tasks.load_eval_set(task.heldout)[0]
     plots.plot_attention(model, task, source, folder / "attention.png", device=device)
     print(
         f"{name}: {settings.steps} steps in {history.train_seconds:.1f} s; "

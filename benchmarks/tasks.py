@@ -1,7 +1,7 @@
 """Time to 99% exact match on each task's frozen held-out set (``make bench-tasks``).
 
 Each run trains the solution's Transformer with the course's settings
-(``solutions.training.SETTINGS``), evaluates on the whole held-out set every few steps with
+(``recipes/<task>.toml``), evaluates on the whole held-out set every few steps with
 greedy decoding, and stops at the first evaluation at or above 99% exact match. The time is
 the wall-clock time of the training steps only (evaluations are not counted), with
 ``torch.set_num_threads(2)`` unless ``--threads`` says otherwise, each run in a fresh
@@ -14,7 +14,6 @@ Python process. The table printed at the end is what ``docs/benchmarks.md`` reco
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import platform
 import subprocess
@@ -26,29 +25,23 @@ from pathlib import Path
 import torch
 
 from benchmarks import commit
-from solutions import tasks as T
-from solutions import training
+from solutions import recipes, tasks, training
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Budget in seconds and evaluation interval in steps. The textbook-definition budgets are a
-# fifth of the textbook code's measured times (copy 22 s, addition 110 s, parser 4 s).
-BENCHMARKS: dict[str, tuple[float, int]] = {
-    "copy-textbook": (4.4, 25),
-    "addition-textbook": (22.0, 10),
-    "parser-textbook": (0.8, 5),
-    "copy": (30.0, 100),
-    "addition": (120.0, 200),
-    "parser": (180.0, 250),
-}
+# The textbook definitions first: their budgets are a fifth of the textbook code's times.
+ORDER = ("copy-textbook", "addition-textbook", "parser-textbook", "copy", "addition", "parser")
+BENCHMARKS = tuple(sorted(tasks.TASK_NAMES, key=lambda n: (*ORDER, n).index(n)))
+"""Every task with a recipe; each recipe's [benchmark] gives its budget and interval."""
 
 
 def run(name: str, seed: int) -> dict[str, object]:
     """Train ``name`` with ``seed`` until 99% exact match (or the step limit)."""
-    budget, every = BENCHMARKS[name]
-    task = T.make_task(name)
-    settings = dataclasses.replace(
-        training.SETTINGS[name], seed=seed, eval_every=every, eval_size=10**9, stop_at=0.99
+    benchmark = recipes.load(name).benchmark
+    budget, every = float(benchmark["budget_s"]), int(benchmark["eval_every"])
+    task = tasks.make_task(name)
+    settings = training.settings_for(
+        name, seed=seed, eval_every=every, eval_size=10**9, stop_at=0.99
     )
     torch.manual_seed(seed)
     model = training.build_model(task)
@@ -69,7 +62,7 @@ def run(name: str, seed: int) -> dict[str, object]:
     if name == "addition":
         # Length generalisation: a model trained on 3 digits, asked about 4 and 5.
         for digits in (4, 5):
-            examples = T.load_eval_set(f"addition-{digits}digits")
+            examples = tasks.load_eval_set(f"addition-{digits}digits")
             scores = training.evaluate(model, task, examples)
             result[f"{digits}-digit"] = (
                 f"{scores['exact_match']:.3f} exact, {scores['digit_accuracy']:.3f} per digit"

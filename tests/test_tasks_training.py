@@ -8,7 +8,6 @@ small models and a few dozen steps: they show the loss falling, not a task solve
 import importlib
 import random
 import re
-import shutil
 from fractions import Fraction
 from pathlib import Path
 
@@ -18,9 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-from autograder.core.assemble import assemble, load_implementation
 from autograder.core.rubric import load_rubric
-from autograder.core.runner import check_function, run_check
 from solutions import tasks
 
 RUBRIC = load_rubric()
@@ -129,55 +126,6 @@ def test_parse_agrees_with_python_arithmetic(seed):
         return
     expression_tree = tree[2]
     assert _value(expression_tree, env) == expected
-
-
-# ---------------------------------------------------------------- checks catch the textbook's bugs
-
-
-MISTAKES = [
-    (
-        "self.symbols: tuple[str, ...] = (*SPECIALS, *symbols)",
-        "self.symbols: tuple[str, ...] = (*symbols, BOS, EOS)",
-        "content ids start at 0: the first symbol (the digit 0) shares the padding id",
-    ),
-    (
-        "out.append(self.symbol_of(token_id))",
-        "out.append(self.symbol_of(token_id - 1))",
-        "decode is off by one from encode (the textbook's d+14 / id-13)",
-    ),
-    (
-        "tree = (label, tree, operand())",
-        "return (label, tree, binary(operand, operators))",
-        "right-associative: 1-2-3 parsed as 1-(2-3)",
-    ),
-    (
-        "label, *children = tree\n",
-        "label, *children = tree\n    children = [c for c in children if not (label == ASSIGN "
-        "and c in DIGITS)]\n",
-        "the linearisation drops a single-number node (the textbook's flattening)",
-    ),
-    (
-        "labels = target[:, 1:].masked_fill(target[:, 1:] == pad_id, -100)",
-        "labels = target[:, :-1].masked_fill(target[:, :-1] == pad_id, -100)",
-        "labels not shifted: the decoder is taught to copy its input",
-    ),
-]
-
-
-@pytest.mark.parametrize(("old", "new", "mistake"), MISTAKES, ids=[m[2] for m in MISTAKES])
-def test_a_part9_mistake_fails_a_check(tmp_path, old, new, mistake):
-    folder = tmp_path / "submission"
-    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
-    path = folder / "tasks.py"
-    text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new))
-    module = assemble(RUBRIC.part_of_module("tasks"), load_implementation(folder)).module
-    verdicts = [
-        run_check(check_function(check), {"tasks": module})
-        for check in RUBRIC.checks_of(RUBRIC.part_of_module("tasks").number)
-    ]
-    assert not all(v.passed for v in verdicts), f"no check of part 9 catches: {mistake}"
 
 
 # ---------------------------------------------------------------- training, checkpoints, plots
@@ -303,9 +251,12 @@ def test_evaluate_and_plots(training, tmp_path):
 
 
 def test_command_line_trains_and_writes_its_files(training, tmp_path, capsys):
-    tasks.main(
+    from autograder.apps import main
+
+    code = main(
         ["train", "parser-textbook", "--steps", "3", "--no-progress", "--out", str(tmp_path)]
     )
+    assert code == 0
     folder = tmp_path / "parser-textbook"
     assert {p.name for p in folder.iterdir()} == {"checkpoint.pt", "curves.png", "attention.png"}
     assert "exact_match" in capsys.readouterr().out

@@ -142,13 +142,13 @@ def autograde(course_dir: Path, names: Iterable[str] | None = None, jobs: int = 
     course_dir = require_course(course_dir)
     if not (course_dir / "gradebook.db").is_file() or not assignments(course_dir, "release"):
         raise CourseError("nothing is released yet: run `make release` first")
-    tasks = submissions(course_dir, names)
-    if not tasks:
+    pairs = submissions(course_dir, names)
+    if not pairs:
         raise CourseError(
             f"{course_dir}/submitted/ is empty: run `make collect` (or `make zip-collect`) first"
         )
-    jobs = max(1, min(jobs, len(tasks)))
-    outcomes = _run_pool(course_dir, tasks, jobs)
+    jobs = max(1, min(jobs, len(pairs)))
+    outcomes = _run_pool(course_dir, pairs, jobs)
     # SQLite lets one writer in at a time and gives up after a while: a submission whose
     # grades could not be written is graded again, alone, so parallel = serial.
     busy = [(o.assignment, o.student) for o in outcomes if not o.graded and BUSY in o.reason]
@@ -160,14 +160,14 @@ def autograde(course_dir: Path, names: Iterable[str] | None = None, jobs: int = 
     return outcomes
 
 
-def _run_pool(course_dir: Path, tasks: list[tuple[str, str]], jobs: int) -> list[Outcome]:
+def _run_pool(course_dir: Path, pairs: list[tuple[str, str]], jobs: int) -> list[Outcome]:
     """Autograde ``tasks`` in a pool of ``jobs`` processes; a process that dies costs a reason."""
     context = multiprocessing.get_context("spawn")
     outcomes: list[Outcome] = []
     with concurrent.futures.ProcessPoolExecutor(
         max_workers=jobs, mp_context=context, initializer=_start_worker, initargs=(str(course_dir),)
     ) as pool:
-        futures = {pool.submit(grade_one, str(course_dir), a, s): (a, s) for a, s in tasks}
+        futures = {pool.submit(grade_one, str(course_dir), a, s): (a, s) for a, s in pairs}
         for future, (assignment, student) in futures.items():
             try:
                 outcomes.append(future.result())
