@@ -1,7 +1,7 @@
 """Build the student bundle: the repository a course publishes to its students.
 
 It holds the stubs, the visible checks and what they need to run, the rubric without its
-hidden checks, the datasets, a README and a Makefile whose ``make test`` scores the
+hidden checks, the datasets and recipes, a README and a Makefile whose ``make test`` scores the
 student's own code. It holds no solution and no hidden check.
 """
 
@@ -17,6 +17,8 @@ from autograder.core.paths import ROOT
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 BUNDLED = ("conftest.py", "requirements.txt", "pyproject.toml")
+DATA = ("datasets", "recipes")
+"""Part 9's data: the frozen evaluation sets and each task's recipe."""
 """Files of the repository's root that a student's ``make test`` reads."""
 
 
@@ -29,8 +31,9 @@ def build(destination: Path, rubric: Rubric | None = None) -> Path:
     destination.mkdir(parents=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "assignments", destination / "assignments", ignore=ignore)
-    if (ROOT / "datasets").is_dir():
-        shutil.copytree(ROOT / "datasets", destination / "datasets", ignore=ignore)
+    for data in DATA:
+        if (ROOT / data).is_dir():
+            shutil.copytree(ROOT / data, destination / data, ignore=ignore)
     copy_files(runtime_files(), destination)
     copy_files(check_files(rubric.parts.values()), destination)
     copy_files([ROOT / name for name in BUNDLED], destination)

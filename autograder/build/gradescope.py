@@ -3,7 +3,7 @@
 The zip holds ``setup.sh`` (installs Python 3.11 and the pinned packages), ``run_autograder``
 (grades ``/autograder/submission`` into ``/autograder/results/results.json``) and, under
 ``source/``, what grading needs: the tooling, the reference, the checks (hidden ones
-included), the stubs, the rubric and the datasets. One container grades one submission, so
+included), the stubs, the rubric, the datasets and the recipes. One container grades one submission, so
 a course grades thousands in parallel.
 """
 
@@ -19,7 +19,7 @@ from autograder.core.paths import ROOT
 from autograder.core.rubric import load_rubric
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-SOURCE = ("autograder", "solutions", "assignments", "tests", "datasets")
+SOURCE = ("autograder", "solutions", "assignments", "tests", "datasets", "recipes")
 FILES = ("rubric.toml", "requirements.txt", "pyproject.toml")
 LEFT_OUT = ("__pycache__", "*.pyc", "submissions", "test_*.py", "templates")
 TORCH_VERSION = "2.13.0"
