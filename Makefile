@@ -115,15 +115,16 @@ clean:
 	rm -rf build .pytest_cache .hypothesis
 
 # nbgrader: generate the course directory, release, exchange, autograde, feedback, grades
-# (docs/nbgrader.md). COURSE is the nbgrader course directory; ASSIGNMENTS groups parts
-# ("week1=1,2 week2=3,4"; default one assignment per part); JOBS grades students in parallel.
+# (docs/nbgrader.md). COURSE is the nbgrader course directory; ASSIGNMENTS groups parts, with
+# due dates ("week1=1,2@2027-01-15 week2=3,4"; default one assignment per part, no due date);
+# JOBS grades students in parallel.
 COURSE ?= build/course
 EXCHANGE ?= build/exchange
 ASSIGNMENTS ?=
 CELL_TIMEOUT ?= 120
 JOBS ?= 1
 NBG = $(PY) -m autograder nbgrader --course $(COURSE)
-.PHONY: notebooks release publish collect zip-collect autograde feedback grades crosscheck
+.PHONY: notebooks release publish collect zip-collect autograde feedback grades crosscheck students
 
 notebooks: $(STAMP)
 	$(NBG) notebooks --exchange $(abspath $(EXCHANGE)) --timeout $(CELL_TIMEOUT) \
@@ -146,6 +147,11 @@ autograde: $(STAMP)
 
 feedback: $(STAMP)
 	$(NBG) feedback
+
+# make students ROSTER=students.csv (columns id, first_name, last_name[, email])
+students: $(STAMP)
+	@test -n "$(ROSTER)" || { echo "make students needs ROSTER: make students ROSTER=students.csv" >&2; exit 2; }
+	$(NBG) students $(ROSTER)
 
 grades: $(STAMP)
 	$(NBG) grades

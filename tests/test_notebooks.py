@@ -5,6 +5,8 @@ The end-to-end run through nbgrader is ``tests/test_nbgrader_e2e.py``.
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
 import types
 from pathlib import Path
@@ -77,16 +79,14 @@ def test_notebook_follows_the_module_and_the_rubric(course, part) -> None:
     assert notebook.metadata.kernelspec.name == "course"
 
 
-def test_support_files_hold_no_solution_and_no_hidden_check(course) -> None:
+def test_an_assignment_holds_its_notebooks_and_data_only(course) -> None:
+    """The runtime comes from the course kernel's path; only notebooks and data ship."""
     for path in course.notebooks:
         folder = path.parent
-        assert not (folder / "solutions").exists()
-        assert not (folder / "tests" / "hidden").exists()
-        rubric_text = (folder / "rubric.toml").read_text(encoding="utf-8")
-        for check in RUBRIC.checks.values():
-            if check.hidden:
-                assert check.id not in rubric_text
-        assert "### BEGIN SOLUTION" not in (folder / "_validate.py").read_text(encoding="utf-8")
+        part = next(p for p in RUBRIC.parts.values() if p.stem == path.stem)
+        shipped = {p.name for p in folder.iterdir()}
+        assert shipped == {path.name, *part.data}, shipped
+        assert not list(folder.rglob("*.py"))
 
 
 def test_split_module_keeps_every_line_in_order() -> None:
@@ -107,12 +107,31 @@ def test_hints_move_above_the_region() -> None:
 
 
 def test_assignment_groups_are_configurable(tmp_path: Path) -> None:
-    groups = notebooks.parse_groups(["week1=1,2", "week2=4"])
+    groups, due = notebooks.parse_groups(["week1=1,2@2027-01-15T17:00", "week2=4"])
     assert groups == {"week1": (1, 2), "week2": (4,)}
-    written = notebooks.write_course(notebooks.Settings(course_dir=tmp_path / "c", groups=groups))
+    assert due == {"week1": "2027-01-15 17:00:00"}
+    settings = notebooks.Settings(course_dir=tmp_path / "c", groups=groups, due=due)
+    written = notebooks.write_course(settings)
     assert {p.parent.name for p in written.notebooks} == {"week1", "week2"}
-    with pytest.raises(ValueError, match="NAME=PARTS"):
-        notebooks.parse_groups(["week 1"])
+    assert json.loads((tmp_path / "c" / "schedule.json").read_text()) == due
+    for spec in ("week 1", "week1=1,x", "week1=1@someday"):
+        with pytest.raises(ValueError, match=r"NAME=PARTS|due date"):
+            notebooks.parse_groups([spec])
+
+
+def test_the_exchange_is_found_relative_to_the_config(tmp_path: Path) -> None:
+    """A course directory copied elsewhere points at the exchange beside it, not the old one."""
+    settings = notebooks.Settings(
+        course_dir=tmp_path / "a" / "course", exchange=tmp_path / "a" / "x"
+    )
+    notebooks.write_course(settings)
+    copy = tmp_path / "b" / "course"
+    shutil.copytree(tmp_path / "a" / "course", copy)
+    for config in (copy / "nbgrader_config.py", copy / "student" / "nbgrader_config.py"):
+        assert str(tmp_path / "a") not in config.read_text()
+    from autograder.nbgrader.course_dir import api
+
+    assert Path(api(copy).config.Exchange.root) == tmp_path / "b" / "x"
 
 
 def _course(tmp_path: Path, namespace: dict, *, grading: bool) -> notebook_runtime.NotebookPart:
@@ -126,8 +145,27 @@ def _course(tmp_path: Path, namespace: dict, *, grading: bool) -> notebook_runti
         root=ROOT if grading else None,
         grading=grading,
         earlier=plan(part.depends, False, grading),
+        raising=grading,
         _namespace=namespace,
     )
+
+
+def test_a_failed_check_lets_run_all_go_on_and_the_total_adds_up(tmp_path, monkeypatch, capsys):
+    _isolate_plain_modules(monkeypatch)
+    (tmp_path / ".modules").mkdir()
+    (tmp_path / ".modules" / "qkv.py").write_text(
+        (ROOT / "solutions" / "qkv.py").read_text().replace("from ._validate", "from _validate")
+    )
+    (tmp_path / "part3").mkdir()
+    namespace = {"split_heads": lambda x, n: x}
+    course = _course(tmp_path / "part3", namespace, grading=False)
+    course.install_earlier_parts()
+    course.check("split_merge_round_trip")
+    assert "FAILED" in capsys.readouterr().err
+    total = course.summary()
+    assert "FAILED   0 / " in total and "not run" in total
+    assert "Total: 0 / 13 points in the visible checks." in total
+    assert "builds on your qkv.py" in total
 
 
 def test_runtime_saves_the_latest_run_of_each_module_cell(tmp_path: Path) -> None:
@@ -137,8 +175,10 @@ def test_runtime_saves_the_latest_run_of_each_module_cell(tmp_path: Path) -> Non
         "print('not part of the module')",
         "# multihead.py [2/2]\nX = 2",
     ]
-    course = _course(tmp_path, {"In": history}, grading=False)
+    course = _course(tmp_path / "part3", {"In": history}, grading=False)
     saved = course.save().read_text(encoding="utf-8")
+    assert course.save() == tmp_path / ".modules" / "multihead.py"
+    assert not (tmp_path / "part3" / "multihead.py").exists(), "nothing beside the notebook"
     assert saved.index("import torch") < saved.index("X = 2")
     assert "X = 1" not in saved and "not part" not in saved
 
@@ -159,14 +199,13 @@ def test_grading_uses_the_reference_of_earlier_parts(tmp_path: Path, monkeypatch
 
 def test_students_get_their_own_earlier_parts(tmp_path: Path, monkeypatch) -> None:
     _isolate_plain_modules(monkeypatch)
-    (tmp_path / "part2").mkdir()
+    (tmp_path / ".modules").mkdir()
     (tmp_path / "part3").mkdir()
-    (tmp_path / "part2" / "qkv.py").write_text("WHO = 'student'\n", encoding="utf-8")
-    (tmp_path / "part3" / "_validate.py").write_text("", encoding="utf-8")
+    (tmp_path / ".modules" / "qkv.py").write_text("WHO = 'student'\n", encoding="utf-8")
     course = _course(tmp_path / "part3", {}, grading=False)
     course.install_earlier_parts()
     assert sys.modules["qkv"].WHO == "student"
-    (tmp_path / "part2" / "qkv.py").unlink()
+    (tmp_path / ".modules" / "qkv.py").unlink()
     with pytest.raises(notebook_runtime.NotebookSetupError, match="Run that notebook first"):
         course.install_earlier_parts()
 

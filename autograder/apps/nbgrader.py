@@ -12,16 +12,18 @@ import time
 from pathlib import Path
 
 from autograder.build import nbgrader_course as notebooks
-from autograder.nbgrader import autograde, crosscheck, exchange, grades, release
+from autograder.nbgrader import autograde, crosscheck, exchange, grades, release, roster
 from autograder.nbgrader.course_dir import CourseError, install_kernel
 
 
 def _notebooks(arguments: argparse.Namespace) -> int:
+    groups, due = notebooks.parse_groups(arguments.assignment or [])
     settings = notebooks.Settings(
         course_dir=arguments.course_dir,
         exchange=arguments.exchange,
         timeout=arguments.timeout,
-        groups=notebooks.parse_groups(arguments.assignment) if arguments.assignment else None,
+        groups=groups or None,
+        due=due,
     )
     install_kernel()
     written = notebooks.write_course(settings)
@@ -30,6 +32,13 @@ def _notebooks(arguments: argparse.Namespace) -> int:
     for reason in written.skipped:
         print(f"skipped {reason}")
     print(f"course directory: {settings.course_dir} (next: make release)")
+    print(f"students' nbgrader config: {settings.course_dir / 'student' / 'nbgrader_config.py'}")
+    return 0
+
+
+def _students(arguments: argparse.Namespace) -> int:
+    count = roster.import_roster(arguments.course_dir, arguments.roster)
+    print(f"{count} students in the gradebook of {arguments.course_dir}")
     return 0
 
 
@@ -146,8 +155,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     step.add_argument(
         "--assignment",
         action="append",
-        metavar="NAME=PARTS",
-        help="group parts into an assignment (e.g. week1=1,2); default: one per part",
+        metavar="NAME=PARTS[@DUE]",
+        help="group parts into an assignment, with a due date (week1=1,2@2027-01-15 17:00)",
     )
     step.set_defaults(run=_run(_notebooks))
 
@@ -166,6 +175,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     step.add_argument("names", nargs="*", help="assignments (default: all)")
     step.add_argument("--jobs", "-j", type=int, default=1)
     step.set_defaults(run=_run(_autograde))
+
+    step = steps.add_parser("students", help="import the class list (id, first_name, last_name)")
+    step.add_argument("roster", type=Path, help="a CSV with the columns id, first_name, last_name")
+    step.set_defaults(run=_run(_students))
 
     step = steps.add_parser("grades", help="export the grades as CSV, with not-graded reasons")
     step.add_argument("--out", type=Path, default=None, help="(COURSE/grades.csv)")

@@ -27,7 +27,7 @@ from nbformat.notebooknode import NotebookNode
 from autograder.build.cells import hints_outside_regions, split_module
 from autograder.core.notebook import plain_imports
 from autograder.core.paths import SOLUTIONS
-from autograder.core.rubric import Part, Rubric
+from autograder.core.rubric import Part, Rubric, relative_imports_of
 
 PROSE = Path(__file__).resolve().parent / "prose"
 KERNEL = {"name": "course", "display_name": "Python 3 (course)", "language": "python"}
@@ -90,6 +90,11 @@ def _nbgrader(grade_id: str, *, grade: bool, solution: bool, locked: bool, point
     return {"nbgrader": meta}
 
 
+def _titled(metadata: dict, title: str) -> dict:
+    """``metadata`` with the check's title, which the feedback's contents list shows."""
+    return {**metadata, "course": {"title": title}}
+
+
 def _code(source: str, cell_id: str, metadata: dict | None = None) -> NotebookNode:
     cell = nbformat.v4.new_code_cell(source, metadata=metadata or {})
     cell.id = cell_id
@@ -118,8 +123,10 @@ def _how_it_works(part: Part, rubric: Rubric) -> str:
             if hidden
             else "."
         ),
-        f"- Running the checks saves your code as `{part.module}.py` next to this notebook; "
-        f"later parts import it from there.",
+        "- Run All runs every check, even after one fails: a failing check prints what went "
+        "wrong, and the last cell adds up your points the way the grader will.",
+        f"- Running the checks saves your code as `.modules/{part.module}.py` beside the "
+        "parts' folders; later parts import it from there. Hand in the notebook only.",
     ]
     bonus = sum(c.points for c in rubric.checks_of(part.number) if c.bonus)
     if bonus:
@@ -131,8 +138,8 @@ def _how_it_works(part: Part, rubric: Rubric) -> str:
         names = ", ".join(f"`{name}.py`" for name in part.depends)
         lines.append(
             f"- This part builds on {names} from earlier parts. When you run the notebook, "
-            f"it imports **your own** version (saved by that part's notebook, which must sit "
-            f"in a folder beside this one). When it is graded, it imports the course's "
+            f"it imports **your own** version (saved by that part's notebook, whose folder "
+            f"sits beside this one). When it is graded, it imports the course's "
             f"reference version instead: this part is graded on its own, so a mistake in an "
             f"earlier part does not cost you points twice."
         )
@@ -166,13 +173,13 @@ def build_notebook(
     cells.append(_markdown(f"# Part {part.number}: {part.title}", "title"))
     add_blocks(prose.intro)
     cells.append(_markdown(_how_it_works(part, rubric), "how-it-works"))
-    builds_on = ", ".join(f'"{name}"' for name in part.depends)
-    comma = "," if len(part.depends) == 1 else ""
+    given = tuple(n for n in relative_imports_of(path.read_text()) if n not in part.depends)
     setup = (
         "# Setup (read-only): the course's checks and, for a part that builds on earlier\n"
         "# parts, their modules.\n"
         "from autograder.core.notebook import start\n\n"
-        f"notebook = start({part.number}, builds_on=({builds_on}{comma}))"
+        f"notebook = start({part.number}, builds_on={tuple(part.depends)!r}, "
+        f"given={given!r})"
     )
     cells.append(
         _code(setup, "setup", _nbgrader("setup", grade=False, solution=False, locked=True))
@@ -209,11 +216,17 @@ def build_notebook(
                 f'notebook.hidden_check("{check.id}")\n'
                 f"### END HIDDEN TESTS"
             )
+            title = f"Hidden check {hidden_count}"
         else:
             label = f"Bonus: {check.description}" if check.bonus else check.description
             text = f'# {label} ({points})\nnotebook.check("{check.id}")'
+            title = label
         meta = _nbgrader(grade_id, grade=True, solution=False, locked=True, points=check.points)
-        cells.append(_code(text, grade_id, meta))
+        cells.append(_code(text, grade_id, _titled(meta, title)))
+    total = "# Your points in this notebook, as the grader counts them.\nnotebook.summary()"
+    cells.append(
+        _code(total, "total", _nbgrader("total", grade=False, solution=False, locked=True))
+    )
     add_blocks(prose.outro)
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}

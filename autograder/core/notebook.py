@@ -6,11 +6,13 @@ A notebook starts with ``notebook = start(3, builds_on=("qkv",))``. From then on
   scaled_dot_product_attention``), chosen by :func:`autograder.core.assemble.plan`: when
   nbgrader grades the notebook they are the course's reference modules, so a mistake in
   part 2 does not cost points again in part 3; when the student runs the notebook they are
-  the student's own ``qkv.py``, which the part 2 notebook wrote next to itself;
-- ``notebook.save()`` writes the student's code cells (those headed ``# <module>.py [i/n]``) to
-  ``<module>.py`` beside the notebook, for the later parts;
+  the student's own ``qkv.py``, which the part 2 notebook saved;
+- ``notebook.save()`` writes the student's code cells (those headed ``# <module>.py [i/n]``)
+  to ``.modules/<module>.py`` beside the parts' folders, for the later parts;
 - ``notebook.check(id)`` runs one graded check of the rubric on the notebook's code, through
-  the same function pytest runs, and fails with a short message in the student's terms;
+  the same function pytest runs, and says in the student's terms what failed (under
+  nbgrader the cell then raises; for the student, Run All goes on);
+- ``notebook.summary()`` prints the points of the checks that ran, as the grader counts them;
 - ``notebook.hidden_check(id)`` runs a hidden check. Hidden checks exist only where the
   instructor grades; their failure shows the message and nothing of the check's code.
 
@@ -39,7 +41,10 @@ CELL_HEADER = re.compile(r"^# (?P<module>\w+)\.py \[(?P<index>\d+)/(?P<count>\d+
 """First line of every cell that belongs to the part's module: ``# qkv.py [2/5]``."""
 
 GRADING_MODES = ("autograde", "validate")
+MODULES_FOLDER = ".modules"
+"""Beside the parts' folders: where each notebook saves the student's module."""
 RELATIVE_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from \.(?P<name>\w+) import ", re.MULTILINE)
+PACKAGE_IMPORT = re.compile(r"^(?P<indent>[ \t]*)from \. import ", re.MULTILINE)
 COURSE_PACKAGES = ("solutions", "tests", "autograder")
 """Packages of the course that a student's module has no business importing."""
 
@@ -66,15 +71,19 @@ class NotebookSetupError(Exception):
 
 
 def plain_imports(source: str) -> str:
-    """``from .qkv import x`` -> ``from qkv import x``: a notebook is not inside a package."""
-    return RELATIVE_IMPORT.sub(r"\g<indent>from \g<name> import ", source)
+    """``from .qkv import x`` -> ``from qkv import x`` and ``from . import recipes`` ->
+    ``import recipes``: a notebook is not inside a package."""
+    source = RELATIVE_IMPORT.sub(r"\g<indent>from \g<name> import ", source)
+    return PACKAGE_IMPORT.sub(r"\g<indent>import ", source)
 
 
 def relative_imports(source: str, names: Iterable[str]) -> str:
     """Undo :func:`plain_imports` for the course's modules ``names`` (and ``_validate``)."""
     wanted = "|".join(re.escape(n) for n in sorted({*names, "_validate"}))
     pattern = re.compile(rf"^(?P<indent>[ \t]*)from (?P<name>{wanted}) import ", re.MULTILINE)
-    return pattern.sub(r"\g<indent>from .\g<name> import ", source)
+    source = pattern.sub(r"\g<indent>from .\g<name> import ", source)
+    alone = re.compile(rf"^(?P<indent>[ \t]*)import (?P<name>{wanted})$", re.MULTILINE)
+    return alone.sub(r"\g<indent>from . import \g<name>", source)
 
 
 def module_cells(cells: Iterable[str]) -> dict[str, dict[int, str]]:
@@ -105,12 +114,15 @@ def _cell_text(cell: Any) -> str | None:
     return source if isinstance(source, str) else None
 
 
-def module_in_notebook(notebook: Any, known: Iterable[str]) -> tuple[str, str] | None:
+def module_in_notebook(
+    notebook: Any, known: Iterable[str], given: Iterable[str] = ("_validate",)
+) -> tuple[str, str] | None:
     """The part module a notebook's JSON holds: ``(module name, source)``, or None.
 
-    Relative imports of the course modules ``known`` are restored, so the module imports
-    like ``solutions/``. ``ValueError`` names what is wrong with a notebook whose module
-    cells name more than one module or a module that is not a course module.
+    Relative imports of the course's part modules ``known`` and given modules ``given`` are
+    restored, so the module imports like ``solutions/``. ``ValueError`` names what is wrong
+    with a notebook whose module cells name more than one module or one that is not a
+    course module.
     """
     raw = notebook.get("cells", []) if isinstance(notebook, dict) else []
     texts = [t for t in map(_cell_text, raw if isinstance(raw, list) else []) if t is not None]
@@ -123,7 +135,7 @@ def module_in_notebook(notebook: Any, known: Iterable[str]) -> tuple[str, str] |
     known = set(known)
     if module not in known:
         raise ValueError(f"the notebook's cells name {module}.py, which is not a course module")
-    return module, relative_imports(joined(numbered), known)
+    return module, relative_imports(joined(numbered), known | set(given))
 
 
 def course_imports(source: str) -> list[tuple[int, str]]:
@@ -195,9 +207,15 @@ class NotebookPart:
     folder: Path
     root: Path | None
     grading: bool
+    given: tuple[str, ...] = ("_validate",)
+    """The course's given modules the part's module imports (argument checks, recipes)."""
     earlier: dict[str, str] = field(default_factory=dict)
     """Earlier part module -> ``yours`` or ``reference`` (:func:`assemble.plan`)."""
+    raising: bool = False
+    """nbgrader runs the notebook (validate or autograde): a failing check cell must raise.
+    Otherwise it prints what failed and Run All goes on to the next check."""
     _namespace: dict[str, Any] = field(default_factory=dict, repr=False)
+    _outcomes: dict[str, tuple[bool, str]] = field(default_factory=dict, repr=False)
 
     # -- the module the student writes -------------------------------------------------
 
@@ -210,10 +228,27 @@ class NotebookPart:
         """The student's module: the latest run of each of its cells, in cell order."""
         return joined(module_cells(self._history()).get(self.module, {}))
 
+    @property
+    def modules_folder(self) -> Path:
+        """Where the notebooks save the student's modules: ``.modules/`` beside the parts."""
+        return self.folder.parent / MODULES_FOLDER
+
     def save(self) -> Path:
-        """Write the student's module beside the notebook, for the parts that build on it."""
-        target = self.folder / f"{self.module}.py"
-        target.write_text(self.source(), encoding="utf-8")
+        """Save the student's module for the parts that build on it (not when graded).
+
+        It goes to ``.modules/<module>.py`` beside the parts' folders, never into the
+        notebook's own folder: nothing but the notebook is handed in, and the file is
+        rewritten from the notebook's cells each time (edit the notebook, not the file).
+        """
+        target = self.modules_folder / f"{self.module}.py"
+        if self.grading:
+            return target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"# Saved by the notebook of part {self.number} from its cells: edit the notebook,\n"
+            "# not this file (the next run of the notebook's checks rewrites it).\n"
+        )
+        target.write_text(header + self.source(), encoding="utf-8")
         return target
 
     def module_object(self) -> types.ModuleType:
@@ -229,25 +264,26 @@ class NotebookPart:
     def install_earlier_parts(self) -> None:
         """Make ``_validate`` and the earlier parts importable by their plain names."""
         from autograder.core.assemble import REFERENCE
+        from autograder.core.paths import ASSIGNMENTS
 
-        for name in ("_validate", *self.builds_on):
+        for name in (*self.given, *self.builds_on):
             sys.modules.pop(name, None)
-        if self.grading:
-            sys.modules["_validate"] = importlib.import_module("solutions._validate")
-        else:
-            _load_file("_validate", self.folder / "_validate.py")
+        for name in self.given:
+            # Given code holds no solution: the reference's when graded, else the runtime's.
+            if self.grading:
+                sys.modules[name] = importlib.import_module(f"solutions.{name}")
+            else:
+                _load_file(name, ASSIGNMENTS / f"{name}.py")
         for name in self.builds_on:
             if self.earlier.get(name) == REFERENCE:
                 sys.modules[name] = importlib.import_module(f"solutions.{name}")
                 continue
-            siblings = sorted(self.folder.parent.glob(f"*/{name}.py"))
-            candidates = [self.folder / f"{name}.py", *siblings]
-            found = next((path for path in candidates if path.is_file()), None)
-            if found is None:
+            found = self.modules_folder / f"{name}.py"
+            if not found.is_file():
                 raise NotebookSetupError(
                     f"part {self.number} builds on your {name}.py, which the notebook of that "
-                    f"part writes next to itself when you run its checks. Run that notebook "
-                    f"first (it should sit in a folder beside this one), then rerun this cell."
+                    f"part saves (in {found.parent}) when you run its checks. Run that notebook "
+                    f"first (its folder should sit beside this one), then rerun this cell."
                 )
             _load_file(name, found)
 
@@ -292,26 +328,77 @@ class NotebookPart:
         except (ImportError, LookupError) as error:
             raise failure(f"this check cannot run here ({error}); tell your instructor") from None
         verdict = run_check(function, modules)
+        self._outcomes[check_id] = (verdict.passed, verdict.message)
         if not verdict.passed:
             raise failure(f"{check.description}: {verdict.message}")
         print(f"passed: {check.description} ({check.points:g} point(s))")
 
     def check(self, check_id: str) -> None:
-        """Run the visible check ``check_id`` on the notebook's code; raise when it fails."""
-        self._run(check_id, hidden=False)
+        """Run the visible check ``check_id`` on the notebook's code.
+
+        When it fails: under nbgrader the cell raises (its points are lost); when the student
+        runs the notebook it prints why, and Run All goes on to the next check.
+        """
+        try:
+            self._run(check_id, hidden=False)
+        except CheckFailed as failed:
+            self._outcomes.setdefault(check_id, (False, str(failed)))
+            if self.raising:
+                raise
+            print(f"FAILED: {failed}", file=sys.stderr)
 
     def hidden_check(self, check_id: str) -> None:
         """Run a hidden check; it is only available where the instructor grades."""
         if not self.grading:
-            raise HiddenCheckFailed(
+            message = (
                 "hidden checks run only when the instructor grades the notebook "
                 "(set COURSE_ROOT to the course repository to run them yourself)"
             )
+            if self.raising:
+                raise HiddenCheckFailed(message)
+            print(f"not run: {message}")
+            return
         self._run(check_id, hidden=True)
+
+    def summary(self) -> str:
+        """The points of the visible checks that ran, per check and in total (printed too)."""
+        from autograder.core.assemble import YOURS
+        from autograder.core.rubric import load_rubric
+
+        rubric = load_rubric(self.root / "rubric.toml") if self.root else load_rubric()
+        lines = [f"Part {self.number}: your points, as the grader counts them"]
+        earned = available = 0.0
+        for check in rubric.checks_of(self.number, include_hidden=False):
+            outcome = self._outcomes.get(check.id)
+            mark = "not run" if outcome is None else "passed" if outcome[0] else "FAILED"
+            got = check.points if outcome is not None and outcome[0] else 0.0
+            bonus = " (bonus)" if check.bonus else ""
+            lines.append(f"  {mark:<8} {got:g} / {check.points:g}  {check.description}{bonus}")
+            if not check.bonus:
+                earned += got
+                available += check.points
+        lines.append(f"Total: {earned:g} / {available:g} points in the visible checks.")
+        hidden = rubric.points(self.number) - rubric.points(self.number, include_hidden=False)
+        if hidden:
+            lines.append(f"Hidden checks worth {hidden:g} more points run when it is graded.")
+        failed = any(not passed for passed, _ in self._outcomes.values())
+        yours = [name for name, whose in self.earlier.items() if whose == YOURS]
+        if failed and yours:
+            lines.append(
+                f"Part {self.number} builds on your {', '.join(f'{n}.py' for n in yours)}: a "
+                "failure may come from there. When graded, this part uses the reference of "
+                "the earlier parts, so its graded score can be higher."
+            )
+        text = "\n".join(lines)
+        print(text)
+        return text
 
 
 def start(
-    number: int, builds_on: Iterable[str] = (), namespace: dict[str, Any] | None = None
+    number: int,
+    builds_on: Iterable[str] = (),
+    given: Iterable[str] = ("_validate",),
+    namespace: dict[str, Any] | None = None,
 ) -> NotebookPart:
     """Set the notebook up for part ``number``: paths, checks, earlier parts.
 
@@ -319,6 +406,7 @@ def start(
         number: the part number in ``rubric.toml``.
         builds_on: the earlier parts' modules its module imports (written into the setup
             cell by the notebook builder, read off the reference's imports).
+        given: the course's given modules it imports (``_validate``, part 9's ``recipes``).
         namespace: the notebook's global names (IPython's ``user_ns`` when left out).
     """
     if namespace is None:
@@ -349,13 +437,16 @@ def start(
         module=info.module,
         builds_on=builds_on,
         forbidden=info.forbidden,
+        given=tuple(given),
         folder=folder,
         root=root if grading else None,
         grading=grading,
         earlier=plan(builds_on, False, grading),
+        raising=os.environ.get("NBGRADER_EXECUTION") in GRADING_MODES,
         _namespace=namespace,
     )
-    # Module-level code that locates its own file finds where save() writes the module.
-    namespace.setdefault("__file__", str(folder / f"{info.module}.py"))
+    # Module-level code that finds its data from its own file (part 9's datasets/ and
+    # recipes/, two folders up) finds the data files released beside the notebook.
+    namespace.setdefault("__file__", str(folder / "module" / f"{info.module}.py"))
     part.install_earlier_parts()
     return part

@@ -29,6 +29,8 @@ class Part:
     depends: tuple[str, ...] = ()
     """The earlier parts' modules this part's module imports (read off its imports)."""
     forbidden: tuple[str, ...] = ()
+    data: tuple[str, ...] = ()
+    """Folders of data the part's given code reads (released beside its notebook)."""
 
     @property
     def marker(self) -> str:
@@ -93,14 +95,9 @@ class Rubric:
         return sum(c.points for c in self.checks_of(part, include_hidden) if not c.bonus)
 
 
-def earlier_parts(source: str, modules: Iterable[str]) -> tuple[str, ...]:
-    """The course modules ``source`` imports relatively (``from .qkv import ...``), in order.
-
-    ``modules`` are the part modules of the course; ``_validate`` and other given helpers
-    are not parts. A module that does not parse imports nothing here (its own error is
-    reported where it is loaded).
-    """
-    known = set(modules)
+def relative_imports_of(source: str) -> tuple[str, ...]:
+    """Every module ``source`` imports relatively (``from .qkv import x``, ``from . import
+    recipes``), in order; nothing for a module that does not parse."""
     try:
         tree = ast.parse(source)
     except SyntaxError:
@@ -109,8 +106,19 @@ def earlier_parts(source: str, modules: Iterable[str]) -> tuple[str, ...]:
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.level == 1:
             names = [node.module] if node.module else [alias.name for alias in node.names]
-            found += [n for n in names if n in known and n not in found]
+            found += [n for n in names if n not in found]
     return tuple(found)
+
+
+def earlier_parts(source: str, modules: Iterable[str]) -> tuple[str, ...]:
+    """The course modules ``source`` imports relatively (``from .qkv import ...``), in order.
+
+    ``modules`` are the part modules of the course; ``_validate`` and other given helpers
+    are not parts. A module that does not parse imports nothing here (its own error is
+    reported where it is loaded).
+    """
+    known = set(modules)
+    return tuple(n for n in relative_imports_of(source) if n in known)
 
 
 def parse_rubric(text: str, source: str = "rubric.toml", modules_dir: Path | None = None) -> Rubric:
@@ -132,6 +140,7 @@ def parse_rubric(text: str, source: str = "rubric.toml", modules_dir: Path | Non
             module=str(entry["module"]),
             title=str(entry["title"]),
             forbidden=tuple(entry.get("forbidden", ())),
+            data=tuple(entry.get("data", ())),
         )
         if part.number in parts:
             raise ValueError(f"{source}: part {part.number} is defined twice")

@@ -115,6 +115,17 @@ def _first_failure(error: BaseException) -> BaseException:
     return error
 
 
+def _unfinished(error: BaseException, roots: tuple[str, ...]) -> str:
+    """ "scaled_dot_product_attention is not implemented yet (qkv.py, line 12)" from a bare
+    ``raise NotImplementedError()`` (nbgrader's stub), named from where it was raised."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = student_frame(error, roots)
+    name = frames[-1].name if frames else ""
+    if name and name != "<module>":
+        return f"{name} is not implemented yet{where}"
+    return f"a function this check calls is not implemented yet{where}"
+
+
 def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = ()) -> str:
     """A message for the student about why a check failed."""
     error = _first_failure(error)
@@ -124,7 +135,7 @@ def explain(error: BaseException, fixtures: set[str], roots: tuple[str, ...] = (
     if isinstance(error, GraderError):
         return str(error)
     if isinstance(error, NotImplementedError):
-        return str(error) or "a function this check calls is not implemented yet"
+        return str(error) or _unfinished(error, roots)
     if isinstance(error, AssertionError):
         return f"assertion failed: {error}{example}"
     frame = student_frame(error, roots)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from autograder.core.notebook import module_in_notebook
+from autograder.core.paths import ASSIGNMENTS
 from autograder.core.rubric import Rubric
 
 MAX_MEMBER_BYTES = 5 * 1024 * 1024
@@ -34,6 +35,8 @@ MAX_FILES = 2000
 MAX_NAME_BYTES = 200
 """The longest file name component kept (file systems refuse more than 255 bytes)."""
 MAX_PROBLEMS = 50
+GIVEN = tuple(sorted(p.stem for p in ASSIGNMENTS.glob("*.py") if not p.stem.startswith("__")))
+"""The course's modules (parts and given ones) whose imports a notebook writes plainly."""
 
 
 class SubmissionError(Exception):
@@ -210,7 +213,7 @@ def _from_notebooks(
             prepared.note(f"{shown} is not a valid notebook (not JSON: {reason})")
             continue
         try:
-            extracted = module_in_notebook(notebook, modules)
+            extracted = module_in_notebook(notebook, modules, GIVEN)
         except ValueError as error:
             prepared.note(f"{shown}: {str(error)[:300]}")
             continue

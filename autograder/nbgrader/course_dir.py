@@ -15,6 +15,8 @@ from typing import Any
 
 from autograder.core.paths import ROOT
 
+SCHEDULE = "schedule.json"
+"""In the course directory: each assignment's due date, applied by the release step."""
 HIDDEN_CALL = re.compile(r'notebook\.hidden_check\("(?P<id>\w+)"\)')
 VISIBLE_CALL = re.compile(r'notebook\.check\("(?P<id>\w+)"\)')
 
@@ -68,6 +70,19 @@ def api(course_dir: Path, **overrides: Any):
     return NbGraderAPI(config=config)
 
 
+def exchange_root(course_dir: Path) -> Path:
+    """The exchange the course's configuration names, made if missing.
+
+    nbgrader refuses an exchange that does not exist ("The exchange directory does not
+    exist"); every user must be able to write into it, with the sticky bit set.
+    """
+    root = Path(api(course_dir).config.Exchange.root)
+    if not root.is_dir():
+        root.mkdir(parents=True)
+        root.chmod(0o1777)
+    return root
+
+
 def assignments(course_dir: Path, stage: str = "source") -> list[str]:
     """The assignments of ``course`` that have a folder in ``stage`` (source, release...)."""
     folder = course_dir / stage
@@ -79,13 +94,21 @@ def grading_environment() -> dict[str, str]:
     return {"COURSE_ROOT": str(ROOT)}
 
 
-def install_kernel() -> None:
-    """Install the ``course`` kernel (this Python) into this environment, if it is missing."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+def install_kernel(runtime: Path = ROOT) -> Path:
+    """Install the ``course`` kernel: this Python, with the course's runtime on its path.
 
-    try:
-        KernelSpecManager().get_kernel_spec("course")
-    except NoSuchKernel:
-        from ipykernel.kernelspec import install
+    The notebooks import ``autograder.core`` and the visible checks from ``runtime`` (this
+    repository for the instructor, the student bundle's folder for a student): the released
+    assignments hold only notebooks and their data.
+    """
+    import json
 
+    from ipykernel.kernelspec import install
+
+    folder = Path(
         install(kernel_name="course", display_name="Python 3 (course)", prefix=sys.prefix)
+    )
+    spec = json.loads((folder / "kernel.json").read_text())
+    spec["env"] = {"PYTHONPATH": str(runtime)}
+    (folder / "kernel.json").write_text(json.dumps(spec, indent=1))
+    return folder

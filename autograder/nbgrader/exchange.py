@@ -10,7 +10,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.nbgrader.course_dir import CourseError, api, assignments, require_course
+from autograder.nbgrader.course_dir import (
+    CourseError,
+    api,
+    assignments,
+    exchange_root,
+    require_course,
+)
 
 # -- exchange -------------------------------------------------------------------------------
 
@@ -36,6 +42,7 @@ def publish(course_dir: Path, names: Iterable[str] | None = None) -> list[str]:
     names = list(names or assignments(course_dir, "release"))
     if not names:
         raise CourseError("nothing is released yet: run `make release` first")
+    exchange_root(course_dir)
     grader = api(course_dir)
     for name in names:
         result = grader.release_assignment(name)

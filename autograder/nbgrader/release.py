@@ -7,22 +7,27 @@ notebook (the reference code), in a real kernel as nbgrader runs it.
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+
+import nbformat
 
 from autograder.nbgrader.course_dir import (
     HIDDEN_CALL,
+    SCHEDULE,
     VISIBLE_CALL,
     CourseError,
     api,
     assignments,
+    gradebook,
     grading_environment,
     require_course,
 )
-
-# -- release ------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -35,7 +40,12 @@ class ReleaseReport:
 
 
 def generate(course_dir: Path, names: Iterable[str] | None = None) -> list[Path]:
-    """``nbgrader generate_assignment``: strip solutions and hidden tests into ``release/``."""
+    """``nbgrader generate_assignment``: strip solutions and hidden tests into ``release/``.
+
+    Then every stub is named (``raise NotImplementedError("split_heads is not implemented
+    yet")``, where nbgrader writes a bare ``raise NotImplementedError()``) and the
+    assignments get the due dates of ``schedule.json``.
+    """
     course_dir = require_course(course_dir)
     names = list(names or assignments(course_dir))
     if not names:
@@ -45,7 +55,66 @@ def generate(course_dir: Path, names: Iterable[str] | None = None) -> list[Path]
         result = grader.generate_assignment(name, force=True, create=True)
         if not result["success"]:
             raise CourseError(f"generate_assignment {name} failed:\n{result.get('error', '')}")
-    return sorted((course_dir / "release").glob("*/*.ipynb"))
+    released = sorted((course_dir / "release").glob("*/*.ipynb"))
+    for notebook in released:
+        name_stubs(notebook)
+    apply_schedule(course_dir)
+    return released
+
+
+STUB = "raise NotImplementedError()"
+
+
+def named_stub(source: str) -> str:
+    """``source`` (a code cell) with each bare stub naming the function it is in."""
+    if STUB not in source:
+        return source
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    scopes: list[tuple[int, int, str]] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                scopes.append((child.lineno, child.end_lineno or child.lineno, name))
+                visit(child, f"{name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    lines = source.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if line.strip() == STUB:
+            inside = [s for s in scopes if s[0] <= number <= s[1]]
+            if inside:
+                name = max(inside, key=lambda s: s[0])[2]
+                lines[number - 1] = line.replace(
+                    STUB, f'raise NotImplementedError("{name} is not implemented yet")'
+                )
+    return "\n".join(lines)
+
+
+def name_stubs(notebook: Path) -> None:
+    """Name the stubs of ``notebook``'s solution cells (see :func:`named_stub`)."""
+    document = nbformat.read(notebook, as_version=4)
+    for cell in document.cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = named_stub(cell.source)
+    nbformat.write(document, notebook)
+
+
+def apply_schedule(course_dir: Path) -> None:
+    """Give the gradebook's assignments the due dates of ``schedule.json``."""
+    path = course_dir / SCHEDULE
+    schedule = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    if not schedule:
+        return
+    with gradebook(course_dir) as book:
+        for name, due in schedule.items():
+            book.update_or_create_assignment(name, duedate=datetime.fromisoformat(due))
 
 
 def _validator(invert: bool = False):
