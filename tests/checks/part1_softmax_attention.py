@@ -137,6 +137,7 @@ def test_attention_rows_are_convex_combinations(softmax_attention, X):
         softmax_attention.basic_self_attention(X), "basic_self_attention"
     )
     weights = harness.expect_shape(weights, (X.shape[0], X.shape[0]), "the attention weights")
+    harness.expect_finite(weights, "the attention weights")
     harness.expect(bool((weights >= 0).all()), "the attention weights have negative entries")
     harness.expect_rows_sum_to(weights, 1.0, "the attention weights")
     harness.expect_close(

@@ -80,6 +80,9 @@ def test_attention_weights_rows_sum_to_one(qkv, device, case):
     case = case.on(device)
     _, weights = call_attention(qkv, case)
     weights = harness.expect_shape(weights, case.scores_shape, "the attention weights")
+    harness.expect_finite(
+        weights, "the attention weights (a query whose keys are all masked must not give NaN)"
+    )
     harness.expect(bool((weights >= 0).all()), "the attention weights have negative entries")
     empty = reference.empty_rows(case.mask, case.scores_shape).to(weights.device)
     harness.expect_rows_sum_to(weights, (~empty).squeeze(-1).double(), "the attention weights")

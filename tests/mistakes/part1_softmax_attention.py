@@ -140,10 +140,7 @@ VARIANTS = [
     ),
     edit(
         "attention_row_by_row",
-        (
-            "    weights = softmax(similarity_matrix(X), axis=-1)\n"
-            "    return weights @ X, weights\n"
-        ),
+        ("    weights = softmax(similarity_matrix(X), axis=-1)\n    return weights @ X, weights\n"),
         (
             "    n = X.shape[0]\n"
             "    weights = np.zeros((n, n))\n"
