@@ -41,6 +41,12 @@ def diagnose(case: strategies.AttentionCase, weights: torch.Tensor) -> str:
     return ""
 
 
+def reference_in_float64(case: strategies.AttentionCase):
+    """torch's attention output and weights for ``case``, computed in float64."""
+    case = case.on(case.query.device, torch.float64)
+    return reference.attention(case.query, case.key, case.value, case.mask)
+
+
 def call_attention(qkv, case: strategies.AttentionCase, **kwargs):
     result = qkv.scaled_dot_product_attention(case.query, case.key, case.value, case.mask, **kwargs)
     return harness.pair(result, "scaled_dot_product_attention")
@@ -50,9 +56,7 @@ def call_attention(qkv, case: strategies.AttentionCase, **kwargs):
 def test_attention_matches_torch(qkv, device, case):
     case = case.on(device)
     output, weights = call_attention(qkv, case)
-    expected_output, expected_weights = reference.attention(
-        case.query, case.key, case.value, case.mask
-    )
+    expected_output, expected_weights = reference_in_float64(case)
     weights = harness.expect_shape(weights, expected_weights.shape, "the attention weights")
     try:
         harness.expect_close(
@@ -76,6 +80,9 @@ def test_attention_weights_rows_sum_to_one(qkv, device, case):
     case = case.on(device)
     _, weights = call_attention(qkv, case)
     weights = harness.expect_shape(weights, case.scores_shape, "the attention weights")
+    harness.expect_finite(
+        weights, "the attention weights (a query whose keys are all masked must not give NaN)"
+    )
     harness.expect(bool((weights >= 0).all()), "the attention weights have negative entries")
     empty = reference.empty_rows(case.mask, case.scores_shape).to(weights.device)
     harness.expect_rows_sum_to(weights, (~empty).squeeze(-1).double(), "the attention weights")
@@ -91,9 +98,7 @@ def test_fully_masked_rows_are_zero(qkv, device, case):
         qkv.scaled_dot_product_attention(query, key, value, case.mask),
         "scaled_dot_product_attention",
     )
-    expected_output, expected_weights = reference.attention(
-        case.query, case.key, case.value, case.mask
-    )
+    expected_output, expected_weights = reference_in_float64(case)
     harness.expect_finite(weights, "the attention weights (a query with every key masked)")
     harness.expect_finite(output, "the attention output (a query with every key masked)")
     harness.expect_close(
@@ -122,6 +127,10 @@ def test_attention_gradients_match_torch(qkv, device, case, seed):
     grads = []
     for compute in ("student", "reference"):
         inputs = [t.clone().requires_grad_(True) for t in (case.query, case.key, case.value)]
+        if compute == "reference":
+            # torch's gradient in float64, from the same inputs and upstream gradient.
+            inputs = [t.detach().double().requires_grad_(True) for t in inputs]
+            upstream = upstream.double()
         if compute == "student":
             output, _ = harness.pair(
                 qkv.scaled_dot_product_attention(*inputs, case.mask), "scaled_dot_product_attention"
@@ -139,8 +148,11 @@ def test_attention_gradients_match_torch(qkv, device, case, seed):
         )
 
 
-@given(case=strategies.attention_cases(allow_empty_rows=False))
-def test_attention_dropout(qkv, device, case):
+@given(
+    case=strategies.attention_cases(allow_empty_rows=False),
+    dropout_p=st.sampled_from([0.25, 0.5]),
+)
+def test_attention_dropout(qkv, device, case, dropout_p):
     case = case.on(device)
     output, weights = call_attention(qkv, case, dropout_p=1.0)
     harness.expect_close(
@@ -155,15 +167,54 @@ def test_attention_dropout(qkv, device, case):
         "the returned weights with dropout_p=1.0 (they are the softmax before dropout)",
     )
     output_zero, _ = call_attention(qkv, case, dropout_p=0.0)
-    expected, _ = reference.attention(case.query, case.key, case.value, case.mask)
+    expected, expected_weights = reference_in_float64(case)
     harness.expect_close(output_zero, expected, "the output with dropout_p=0.0")
+    expect_dropped_weights(qkv, case.on(device, torch.float64), expected_weights, dropout_p)
+
+
+def expect_dropped_weights(qkv, case, expected_weights, dropout_p):
+    """With values ``[I | V]`` the first L_k output columns are the dropped-out weights."""
+    length = case.key.shape[-2]
+    eye = torch.eye(length, dtype=case.value.dtype, device=case.value.device)
+    values = torch.cat([eye.expand(*case.value.shape[:-1], length), case.value], -1)
+    output, _ = harness.pair(
+        qkv.scaled_dot_product_attention(case.query, case.key, values, case.mask, dropout_p),
+        "scaled_dot_product_attention",
+    )
+    what = f"the output with dropout_p={dropout_p} and values [identity | V]"
+    output = harness.expect_shape(output, (*case.scores_shape[:-1], values.shape[-1]), what)
+    output = output.cpu()
+    dropped, mixed = output[..., :length].double(), output[..., length:]
+    atol, rtol = harness.TOLERANCES.get(output.dtype, harness.TOLERANCES[torch.float32])
+    kept = expected_weights.cpu() / (1 - dropout_p)
+    wrong = ~((dropped.abs() <= atol) | ((dropped - kept).abs() <= atol + rtol * kept.abs()))
+    if wrong.any():
+        index = tuple(int(i) for i in wrong.nonzero()[0])
+        got, weight = dropped[index].item(), expected_weights.cpu()[index].item()
+        hint = ""
+        if abs(got - weight) <= atol + rtol * abs(weight):
+            hint = (
+                " It looks like the kept weights are not rescaled by 1 / (1 - dropout_p)"
+                " (torch.nn.functional.dropout does it)."
+            )
+        harness.fail(
+            f"{what}: the weight at index {index} came out as {got:.6g}; it should be 0 "
+            f"(dropped) or {weight:.6g} / (1 - {dropout_p}) = {kept[index].item():.6g} (kept "
+            f"and rescaled). Dropout acts on the softmax weights, after the softmax.{hint}"
+        )
+    harness.expect_close(
+        mixed,
+        dropped @ case.value.cpu().double(),
+        f"the output with dropout_p={dropout_p}",
+        reference="the same dropped-out weights applied to the values (dropout acts once, on "
+        "the weights, not on the output)",
+    )
 
 
 @st.composite
-def self_attention_inputs(draw):
-    embed_dim = draw(strategies.dims(1, 8))
-    x = draw(strategies.sequences(d_model=embed_dim))
-    weights = {
+def projection_weights(draw, embed_dim: int):
+    """Weights and biases of SelfAttention's q, k and v."""
+    return {
         f"{name}.{kind}": draw(
             strategies.tensors(
                 (embed_dim, embed_dim) if kind == "weight" else (embed_dim,), scale=0.5
@@ -172,6 +223,23 @@ def self_attention_inputs(draw):
         for name in "qkv"
         for kind in ("weight", "bias")
     }
+
+
+def projected(x: torch.Tensor, weights) -> dict[str, torch.Tensor]:
+    """q(x), k(x), v(x) computed in float64 with the given weights."""
+    x = x.double()
+    return {
+        name: x @ weights[f"{name}.weight"].to(x.device).double().T
+        + weights[f"{name}.bias"].to(x.device).double()
+        for name in "qkv"
+    }
+
+
+@st.composite
+def self_attention_inputs(draw):
+    embed_dim = draw(strategies.dims(1, 8))
+    x = draw(strategies.sequences(d_model=embed_dim))
+    weights = draw(projection_weights(embed_dim))
     causal = draw(st.booleans())
     return embed_dim, x, weights, causal
 
@@ -196,17 +264,15 @@ def test_self_attention_projections(qkv, device, inputs):
         else None
     )
     output, attention = harness.pair(layer(x, mask), "SelfAttention.forward")
-    project = {
-        name: x @ weights[f"{name}.weight"].to(device).T + weights[f"{name}.bias"].to(device)
-        for name in "qkv"
-    }
+    project = projected(x, weights)
     expected_output, expected_weights = reference.attention(
         project["q"], project["k"], project["v"], mask
     )
     swapped = reference.attention(project["k"], project["q"], project["v"], mask)[1]
     attention = harness.expect_shape(attention, expected_weights.shape, "the attention weights")
-    if not torch.allclose(attention, expected_weights, atol=1e-5) and torch.allclose(
-        attention, swapped, atol=1e-5
+    as_double = attention.double()
+    if not torch.allclose(as_double, expected_weights, atol=1e-5) and torch.allclose(
+        as_double, swapped, atol=1e-5
     ):
         harness.fail("the queries and keys have swapped roles: scores must be q(x) @ k(x)^T")
     harness.expect_close(

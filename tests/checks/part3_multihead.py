@@ -58,21 +58,39 @@ def test_merge_heads_concatenates_heads(multihead, device, inputs):
         )
 
 
-@given(inputs=head_inputs())
-def test_split_merge_round_trip(multihead, device, inputs):
+@given(inputs=head_inputs(), seed=strategies.SEEDS)
+def test_split_merge_round_trip(multihead, device, inputs, seed):
     x, heads = inputs
     x = x.to(device)
+    batch, length, d_model = x.shape
+    split = harness.expect_shape(
+        multihead.split_heads(x, heads),
+        (batch, heads, length, d_model // heads),
+        f"split_heads(x of shape {tuple(x.shape)}, {heads})",
+    )
     harness.expect_close(
-        multihead.merge_heads(multihead.split_heads(x, heads)),
+        multihead.merge_heads(split),
         x,
         "merge_heads(split_heads(x, h))",
         reference="x",
     )
+    per_head = strategies.random_tensor(tuple(split.shape), seed).to(device)
+    harness.expect_close(
+        multihead.split_heads(multihead.merge_heads(per_head), heads),
+        per_head,
+        "split_heads(merge_heads(y), h)",
+        reference="y",
+    )
 
 
 def torch_twin(layer, d_model: int, heads: int, device: str) -> torch.nn.MultiheadAttention:
-    """nn.MultiheadAttention with the weights of the student's layer (set from fresh values)."""
-    twin = torch.nn.MultiheadAttention(d_model, heads, batch_first=True).to(device).eval()
+    """nn.MultiheadAttention in float64 with the weights of the student's layer.
+
+    The weights are fresh values, loaded into the student's layer too. The twin computes in
+    float64 (the rounding rule): give it float64 inputs.
+    """
+    twin = torch.nn.MultiheadAttention(d_model, heads, batch_first=True)
+    twin = twin.to(device, torch.float64).eval()
     state = {
         f"{name}.{kind}": strategies.random_tensor(
             (d_model, d_model) if kind == "weight" else (d_model,), seed=i, scale=0.5
@@ -103,12 +121,14 @@ def torch_twin(layer, d_model: int, heads: int, device: str) -> torch.nn.Multihe
 
 @st.composite
 def mha_inputs(draw, cross: bool = False, masked: bool = False):
+    """(query, key, value, heads, mask); in cross-attention key and value differ."""
     heads, d_k = draw(strategies.dims(1, 3)), draw(strategies.dims(1, 3))
     d_model = heads * d_k
     query = draw(strategies.sequences(d_model=d_model))
     batch = query.shape[0]
     length = draw(strategies.dims(1, 6)) if cross else query.shape[1]
-    memory = draw(strategies.tensors((batch, length, d_model))) if cross else query
+    key = draw(strategies.tensors((batch, length, d_model))) if cross else query
+    value = draw(strategies.tensors((batch, length, d_model))) if cross else query
     mask = None
     if masked:
         kind = draw(st.sampled_from(["padding", "causal", "both"]))
@@ -119,27 +139,27 @@ def mha_inputs(draw, cross: bool = False, masked: bool = False):
         else:
             causal = torch.ones(length, length, dtype=torch.bool).tril()[None]
             mask = causal if kind == "causal" else padding & causal
-    return query, memory, heads, mask
+    return query, key, value, heads, mask
 
 
-def compare_with_torch(multihead, device, query, memory, heads, mask):
+def compare_with_torch(multihead, device, query, key, value, heads, mask, **options):
     d_model = query.shape[-1]
-    layer = multihead.MultiHeadAttention(d_model, heads)
+    layer = multihead.MultiHeadAttention(d_model, heads, **options)
     twin = torch_twin(layer, d_model, heads, device)
     layer.to(device)
     layer.eval()
-    query, memory = query.to(device), memory.to(device)
+    query, key, value = query.to(device), key.to(device), value.to(device)
     torch_mask = None
     if mask is not None:
         mask = mask.to(device)
-        full = mask.expand(query.shape[0], heads, query.shape[1], memory.shape[1])
-        torch_mask = ~full.reshape(-1, query.shape[1], memory.shape[1])
-    output = layer(query, memory, memory, mask)
+        full = mask.expand(query.shape[0], heads, query.shape[1], key.shape[1])
+        torch_mask = ~full.reshape(-1, query.shape[1], key.shape[1])
+    output = layer(query, key, value, mask)
     with torch.no_grad():
         expected, expected_weights = twin(
-            query,
-            memory,
-            memory,
+            query.double(),
+            key.double(),
+            value.double(),
             attn_mask=torch_mask,
             need_weights=True,
             average_attn_weights=False,
@@ -185,10 +205,18 @@ def test_multihead_keeps_attention_weights(multihead, device, inputs):
     )
 
 
-@given(d_model=strategies.dims(2, 12), heads=strategies.dims(2, 5))
-def test_multihead_rejects_indivisible_d_model(multihead, d_model, heads):
-    if d_model % heads == 0:
-        d_model += 1
+@st.composite
+def indivisible_sizes(draw):
+    """(d_model, heads) with d_model not divisible by heads, and valid self-attention inputs."""
+    heads = draw(strategies.dims(2, 5))
+    d_model = draw(strategies.dims(1, 3)) * heads + draw(st.integers(1, heads - 1))
+    query, key, value, valid_heads, mask = draw(mha_inputs())
+    return d_model, heads, (query, key, value, valid_heads, mask)
+
+
+@given(inputs=indivisible_sizes())
+def test_multihead_rejects_indivisible_d_model(multihead, device, inputs):
+    d_model, heads, valid = inputs
     harness.expect_raises(
         ValueError,
         multihead.MultiHeadAttention,
@@ -197,3 +225,13 @@ def test_multihead_rejects_indivisible_d_model(multihead, d_model, heads):
         mentions=(str(d_model), str(heads)),
         what=f"MultiHeadAttention({d_model}, {heads})",
     )
+    # Rejecting is only half of it: sizes that divide are accepted and attend correctly.
+    query, _, _, valid_heads, _ = valid
+    width = query.shape[-1]
+    try:
+        compare_with_torch(multihead, device, *valid)
+    except ValueError as error:
+        harness.fail(
+            f"MultiHeadAttention({width}, {valid_heads}) raised ValueError: {error}, but "
+            f"{width} is divisible by {valid_heads}"
+        )

@@ -25,16 +25,46 @@ def test_causal_mask_is_lower_triangular(masks, device, size):
     )
 
 
+def usable_mask(value, scores_shape: tuple[int, ...], what: str) -> torch.Tensor:
+    """The student's mask as a tensor that attention can use: boolean, broadcastable."""
+    mask = harness.tensor(value, what)
+    harness.expect(
+        mask.dtype == torch.bool,
+        f"{what} has dtype {mask.dtype}, expected torch.bool (True = may attend)",
+    )
+    try:
+        broadcast = torch.broadcast_shapes(mask.shape, scores_shape)
+    except RuntimeError:
+        broadcast = None
+    harness.expect(
+        broadcast == torch.Size(scores_shape),
+        f"{what} of shape {tuple(mask.shape)} does not broadcast to the attention scores of "
+        f"shape {scores_shape}",
+    )
+    return mask
+
+
 @given(x=strategies.sequences(d_model=4), t=st.integers(0, 5), seed=strategies.SEEDS)
 def test_causal_mask_hides_the_future(masks, device, x, t, seed):
-    x = x.to(device)
-    length = x.shape[1]
+    # Attention with the student's mask is computed twice and compared: in float64, so that
+    # rounding cannot differ between the two.
+    x = x.to(device, torch.float64)
+    batch, length, _ = x.shape
     t = min(t, length - 1)
-    mask = harness.tensor(masks.causal_mask(length, device=device), f"causal_mask({length})")
+    mask = usable_mask(
+        masks.causal_mask(length, device=device), (batch, length, length), f"causal_mask({length})"
+    ).to(device)
     before, _ = reference.attention(x, x, x, mask)
+    expected, _ = reference.attention(x, x, x, expected_causal(length).to(device))
+    harness.expect_close(
+        before,
+        expected,
+        f"attention outputs with causal_mask({length})",
+        reference="attention in which position i sees positions 0..i, itself included",
+    )
     changed = x.clone()
     changed[:, t + 1 :] = strategies.random_tensor(tuple(changed[:, t + 1 :].shape), seed).to(
-        device
+        device, torch.float64
     )
     after, _ = reference.attention(changed, changed, changed, mask)
     harness.expect_close(
@@ -60,17 +90,31 @@ def test_padding_mask_marks_real_tokens(masks, device, batch):
 
 @given(batch=strategies.token_batches(pad_id=PAD_IDS), seed=strategies.SEEDS)
 def test_padding_mask_hides_padding(masks, device, batch, seed):
+    # Two attentions with the student's mask are compared: in float64 (the rounding rule).
     tokens, _, pad = batch
-    x = strategies.random_tensor((*tokens.shape, 4), seed).to(device)
+    x = strategies.random_tensor((*tokens.shape, 4), seed).to(device, torch.float64)
     tokens = tokens.to(device)
-    mask = harness.tensor(masks.padding_mask(tokens, pad_id=pad), "padding_mask")
+    size, length = tokens.shape
+    mask = usable_mask(
+        masks.padding_mask(tokens, pad_id=pad),
+        (size, 1, length, length),
+        f"padding_mask(tokens, pad_id={pad})",
+    ).to(device)
     is_pad = (tokens == pad)[..., None]
+    real = ~is_pad[:, None]
     heads_x = x[:, None]
     before, _ = reference.attention(heads_x, heads_x, heads_x, mask)
-    changed = torch.where(is_pad, strategies.random_tensor(tuple(x.shape), seed + 1).to(device), x)
+    expected, _ = reference.attention(heads_x, heads_x, heads_x, (tokens != pad)[:, None, None, :])
+    harness.expect_close(
+        torch.where(real, before, 0.0),
+        torch.where(real, expected, 0.0),
+        f"attention outputs at real positions with padding_mask(tokens, pad_id={pad})",
+        reference="attention to the real tokens only",
+    )
+    noise = strategies.random_tensor(tuple(x.shape), seed + 1).to(device, torch.float64)
+    changed = torch.where(is_pad, noise, x)
     heads_c = changed[:, None]
     after, _ = reference.attention(heads_c, heads_c, heads_c, mask)
-    real = ~is_pad[:, None]
     harness.expect_close(
         torch.where(real, after, 0.0),
         torch.where(real, before, 0.0),
@@ -98,16 +142,20 @@ def test_target_mask_combines_padding_and_causal(masks, device, batch):
 )
 def test_to_additive_blocks_with_large_negatives(masks, device, mask, dtype):
     mask = mask.to(device)
-    additive = harness.tensor(masks.to_additive(mask, dtype), f"to_additive(mask, {dtype})")
-    harness.expect(
-        additive.dtype == dtype, f"to_additive(mask, {dtype}) has dtype {additive.dtype}"
-    )
-    additive = harness.expect_shape(additive, mask.shape, "to_additive(mask)").cpu()
-    allowed, blocked = additive[mask.cpu()], additive[~mask.cpu()]
-    harness.expect(bool((allowed == 0).all()), "to_additive must be 0 where the mask is True")
+    what = f"to_additive(mask, {dtype})"
+    additive = harness.tensor(masks.to_additive(mask, dtype), what)
+    harness.expect(additive.dtype == dtype, f"{what} has dtype {additive.dtype}")
+    additive = harness.expect_shape(additive, mask.shape, what).cpu()
     lowest = torch.finfo(dtype).min
     harness.expect(
-        bool(((blocked == float("-inf")) | (blocked == lowest)).all()),
-        f"to_additive must be -inf or {lowest:g} (the lowest {dtype}) where the mask is "
-        f"False, got {blocked.unique().tolist()[:4]}",
+        not bool((additive == float("-inf")).any()),
+        f"{what} is -inf where the mask is False: a row blocked everywhere then becomes "
+        f"0/0 = NaN after the softmax. Use the lowest finite value, torch.finfo(dtype).min "
+        f"({lowest:g}).",
+    )
+    expected = torch.zeros(mask.shape, dtype=dtype).masked_fill(~mask.cpu(), lowest)
+    harness.expect_equal(
+        additive,
+        expected,
+        f"{what} (0 where the mask is True, {lowest:g}, the lowest {dtype}, where it is False)",
     )

@@ -5,6 +5,7 @@ import torch
 from hypothesis import given
 
 from tests import harness, strategies
+from tests.checks.part4_masks import expected_causal
 
 pytestmark = pytest.mark.part4
 
@@ -12,6 +13,13 @@ pytestmark = pytest.mark.part4
 @given(batch=strategies.token_batches(pad_id=2))
 def test_masks_follow_the_device(masks, device, batch):
     tokens = batch[0].to(device)
+    length = tokens.shape[1]
+    padding = (batch[0] != 2)[:, None, None, :]
+    expected = {
+        "padding_mask": padding,
+        "target_mask": padding & expected_causal(length)[:, None],
+        "causal_mask": expected_causal(length),
+    }
     for name, mask in (
         ("padding_mask", masks.padding_mask(tokens, pad_id=2)),
         ("target_mask", masks.target_mask(tokens, pad_id=2)),
@@ -25,6 +33,7 @@ def test_masks_follow_the_device(masks, device, batch):
         harness.expect(
             mask.dtype == torch.bool, f"{name} has dtype {mask.dtype}, expected torch.bool"
         )
+        harness.expect_equal(mask, expected[name], name)
 
 
 @given(
