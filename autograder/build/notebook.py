@@ -25,6 +25,7 @@ import nbformat
 from nbformat.notebooknode import NotebookNode
 
 from autograder.build.cells import hints_outside_regions, split_module
+from autograder.build.stubs import make_stub
 from autograder.core.notebook import plain_imports
 from autograder.core.paths import SOLUTIONS
 from autograder.core.rubric import Part, Rubric, relative_imports_of
@@ -230,4 +231,24 @@ def build_notebook(
     add_blocks(prose.outro)
     notebook = nbformat.v4.new_notebook(cells=cells)
     notebook.metadata = {"kernelspec": dict(KERNEL), "language_info": {"name": "python"}}
+    return notebook
+
+
+HIDDEN_TESTS = re.compile(r"^### BEGIN HIDDEN TESTS$.*?^### END HIDDEN TESTS$\n?", re.M | re.S)
+
+
+def student_notebook(part: Part, rubric: Rubric) -> NotebookNode:
+    """The notebook of ``part`` as a student receives it (what nbgrader's release holds).
+
+    Solution regions become named stubs (with their hints), hidden checks keep only their
+    explanation; the nbgrader metadata stays, so the notebook can be submitted through
+    nbgrader as well as uploaded.
+    """
+    notebook = build_notebook(part, rubric)
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and meta.get("solution"):
+            cell.source = make_stub(cell.source).rstrip("\n")
+        elif cell.cell_type == "code" and "### BEGIN HIDDEN TESTS" in cell.source:
+            cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip("\n")
     return notebook

@@ -28,6 +28,14 @@ def visible_rubric(text: str) -> str:
     return "".join(kept)
 
 
+def _bonus_cell(rubric: Rubric, part: int) -> str:
+    """``5``, or ``5 + 1 hidden``: the bonus points as the score table and the grader count."""
+    checks = [c for c in rubric.checks_of(part) if c.bonus]
+    visible = sum(c.points for c in checks if not c.hidden)
+    hidden = sum(c.points for c in checks if c.hidden)
+    return f"{visible:g} + {hidden:g} hidden" if hidden else f"{visible:g}"
+
+
 def parts_table(rubric: Rubric) -> str:
     """Markdown table of the parts with their visible, hidden and bonus points."""
     rows = [
@@ -37,10 +45,10 @@ def parts_table(rubric: Rubric) -> str:
     for part in rubric.parts.values():
         visible = rubric.points(part.number, include_hidden=False)
         hidden = rubric.points(part.number) - visible
-        bonus = sum(c.points for c in rubric.checks_of(part.number) if c.bonus)
+        bonus = _bonus_cell(rubric, part.number)
         rows.append(
             f"| {part.number} | `{part.module}` | {part.title} | {visible:g} | {hidden:g} "
-            f"| {bonus:g} |"
+            f"| {bonus} |"
         )
     return "\n".join(rows)
 

@@ -1,5 +1,6 @@
 # The students' commands. `make test` creates .venv on first use, checks your code part by
-# part and prints the points you will get for the visible checks.
+# part and prints the points you will get for the visible checks. `make lab` opens the
+# part notebooks in JupyterLab. `make submission` zips your modules for Gradescope.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,8 +9,9 @@ TORCH_VERSION ?= 2.13.0
 TORCH ?= pinned
 PART ?=
 STAMP := $(VENV)/.installed
+LAB_STAMP := $(VENV)/.lab-installed
 
-.PHONY: venv test
+.PHONY: venv test lab submission
 
 venv: $(STAMP)
 
@@ -24,7 +26,23 @@ endif
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $@
 
-# The grading profile makes hypothesis draw the grader's examples: your score here is the
-# score the grader gives for these checks.
+# Your score here is the score the grader gives for these checks: they draw the same
+# examples as the grader does.
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=grading $(PY) -m pytest $(if $(PART),-m part$(PART)) --impl assignments
+	$(PY) -m pytest $(if $(PART),-m part$(PART)) --impl assignments
+
+# The notebook route: JupyterLab, and a kernel named "course" that finds the checks here.
+$(LAB_STAMP): $(STAMP) requirements-lab.txt
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-lab.txt
+	$(PY) -m ipykernel install --sys-prefix --name course --display-name "Python 3 (course)" \
+		--env PYTHONPATH "$(CURDIR)"
+	@touch $@
+
+lab: $(LAB_STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+# The module route's hand-in: your modules, zipped (upload submission.zip to Gradescope).
+submission:
+	@rm -f submission.zip
+	cd assignments && zip -q ../submission.zip *.py
+	@echo "wrote submission.zip: upload it to the assignment on Gradescope"
