@@ -1,5 +1,6 @@
 """The student pages in docs/parts/ are what `make figures` writes from the prose and rubric."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,17 @@ def test_part_pages_are_up_to_date(number: int) -> None:
     assert path.read_text() == expected, "run `make figures` (docs/parts is stale)"
     for name in figures_of(number):
         assert Path(figures.FIGURES / name).stat().st_size > 1000
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+PYTHON = re.compile(r"^```python\n(?P<code>.*?)^```", re.MULTILINE | re.DOTALL)
+
+
+@pytest.mark.parametrize("page", ["architecture.md", "grading.md"])
+def test_the_guides_examples_run(page: str) -> None:
+    """Every Python example of a guide that imports the course's tooling runs as shown."""
+    blocks = PYTHON.findall((DOCS / page).read_text(encoding="utf-8"))
+    examples = [code for code in blocks if "from autograder" in code]
+    assert examples, f"docs/{page} has no runnable example"
+    for code in examples:
+        exec(compile(code, f"docs/{page}", "exec"), {})
