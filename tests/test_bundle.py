@@ -78,3 +78,32 @@ def test_bundle_with_the_reference_code_scores_every_visible_point(student_bundl
         shutil.copy2(module, filled / "assignments" / module.name)
     earned, available = score(filled)
     assert earned == available > 0
+
+
+def test_the_score_table_says_when_an_earlier_part_is_to_blame(student_bundle, tmp_path):
+    """A correct part 3 on the stub part 2: the table says the grader would score it higher."""
+    work = tmp_path / "work"
+    shutil.copytree(student_bundle, work)
+    shutil.copy2(ROOT / "solutions" / "multihead.py", work / "assignments" / "multihead.py")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests", "-q", "-p", "no:cacheprovider", "-m", "part3"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert "note: part 3 builds on your qkv.py (part 2), which is not finished" in result.stdout
+    assert "grades part 3 with the reference qkv.py" in result.stdout
+
+
+def test_the_bundle_has_a_lean_module_route_and_says_how_to_submit(student_bundle):
+    requirements = (student_bundle / "requirements.txt").read_text()
+    for heavy in ("jupyterlab", "nbgrader", "ruff"):
+        assert heavy not in requirements
+    assert "jupyterlab" in (student_bundle / "requirements-lab.txt").read_text()
+    readme = (student_bundle / "README.md").read_text()
+    assert "## How to submit" in readme and "make submission" in readme
+    assert "make lab" in readme
+    notebooks = sorted(p.name for p in (student_bundle / "notebooks").rglob("*.ipynb"))
+    assert len(notebooks) == len(RUBRIC.parts)
+    assert (student_bundle / "docs" / "parts" / "part1.md").is_file()
