@@ -63,7 +63,7 @@ def _processes_of(uid: int) -> list[int]:
 
 
 def test_a_failed_start_leaves_nothing_behind() -> None:
-    box = Sandbox(SUBMISSIONS / "raises_custom", ["qkv"], limits=Limits(startup_s=0.05))
+    box = Sandbox(SUBMISSIONS / "raises_custom", ["qkv"], limits=Limits(startup_s=1e-6))
     with pytest.raises(WorkerTimeout, match="start-up"):
         box.__enter__()
     assert not box.running and box.pid is None and box.scratch is None

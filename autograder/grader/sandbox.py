@@ -194,6 +194,7 @@ class Sandbox:
         self.pid: int | None = None
         self.exit_status: int | None = None
         self._init_pid: int | None = None
+        self._allowed = self.limits.check_s
         self._base: Path | None = None
         self._cgroup: Path | None = None
         self._peer: Peer | None = None
@@ -440,8 +441,8 @@ class Sandbox:
             late = peer is not None and peer.deadline is not None
             if late and time.monotonic() >= peer.deadline:
                 return WorkerTimeout(
-                    f"the check ran past its wall-clock limit (during {what}); the "
-                    "submission's process was stopped"
+                    f"the check ran past its wall-clock limit of {self._allowed:.3g} s (during "
+                    f"{what}); the submission's process was stopped"
                 )
             limit = self.limits.startup_s if what == "start-up" else self.limits.wall_s
             return WorkerTimeout(
@@ -540,6 +541,7 @@ class Sandbox:
         self._peer.deadline = None
         self._request("a reset between checks", "reset", self.seed if seed is None else seed)
         allowed = self.limits.check_s if budget_s is None else min(budget_s, self.limits.check_s)
+        self._allowed = allowed
         self._peer.new_check(deadline=time.monotonic() + allowed)
 
     def output_tail(self, size: int = 4000) -> str:

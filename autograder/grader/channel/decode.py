@@ -29,6 +29,7 @@ import torch
 from autograder.grader.channel.errors import ProtocolError, identifier
 from autograder.grader.channel.wire import (
     DTYPE_BY_NAME,
+    DTYPE_SIZES,
     DTYPES,
     EMPTY,
     FROMBUFFER,
@@ -224,7 +225,7 @@ class Decoder:
             if dim < 0:
                 raise ProtocolError("a tensor with a negative dimension")
             numel *= dim
-        element = TENSOR.element_size(EMPTY((), dtype=dtype))
+        element = DTYPE_SIZES[dtype_index]
         if numel * element != size:
             raise ProtocolError(f"a tensor of shape {shape} and dtype {dtype} with {size} bytes")
         start = self.at

@@ -64,6 +64,7 @@ DTYPES: list[torch.dtype] = [
     *(getattr(torch, n) for n in ("uint16", "uint32", "uint64") if hasattr(torch, n)),
 ]
 DTYPE_INDEX = {dtype: i for i, dtype in enumerate(DTYPES)}
+DTYPE_SIZES = [torch.empty((), dtype=dtype).element_size() for dtype in DTYPES]
 DTYPE_BY_NAME = {str(dtype).removeprefix("torch."): dtype for dtype in DTYPES}
 
 # Tensor flags.
@@ -234,10 +235,10 @@ class Encoder:
             header += Q.pack(size)
         self.chunks.append(bytes(header))
         self.str(str(device))
-        # A fresh buffer: contiguous() keeps stride 0 on size-1 dimensions of an expanded
-        # tensor, which cannot be viewed as bytes.
+        # Flattened: contiguous() keeps stride 0 on size-1 dimensions of an expanded tensor,
+        # which cannot be viewed as bytes; a flat contiguous tensor always can.
         count = TENSOR.numel(data)
-        flat = TENSOR.copy_(EMPTY(count, dtype=data.dtype), TENSOR.reshape(data, (-1,)))
+        flat = TENSOR.reshape(data, (-1,))
         raw = TENSOR.numpy(TENSOR.view(flat, torch.uint8)) if count else b""
         self.chunks.append(Q.pack(len(raw)))
         self.chunks.append(raw)
