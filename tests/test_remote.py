@@ -814,3 +814,9 @@ def test_readable_folders_are_shared_read_only(tmp_path_factory: pytest.TempPath
         if os.geteuid() == 0:
             with pytest.raises(FileNotFoundError):
                 reader.read(str(ROOT / "rubric.toml"))
+
+
+def test_tensors_of_one_element_with_any_stride_travel(probe: RemoteObject) -> None:
+    for tensor in (torch.tensor(1.5).expand(1), torch.tensor(2.0).expand(1, 1)):
+        assert tensor.stride()[-1] == 0, "a stride that no byte view accepts"
+        assert torch.equal(probe.echo(tensor), tensor)

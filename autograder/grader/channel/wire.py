@@ -236,9 +236,12 @@ class Encoder:
         self.chunks.append(bytes(header))
         self.str(str(device))
         # Flattened: contiguous() keeps stride 0 on size-1 dimensions of an expanded tensor,
-        # which cannot be viewed as bytes; a flat contiguous tensor always can.
+        # which cannot be viewed as bytes; a flat one can (once its stride is 1).
         count = TENSOR.numel(data)
         flat = TENSOR.reshape(data, (-1,))
+        if count and TENSOR.stride(flat, 0) != 1:
+            # One element may keep a stride of 0, which no byte view accepts: copy it.
+            flat = TENSOR.copy_(EMPTY(count, dtype=data.dtype), flat)
         raw = TENSOR.numpy(TENSOR.view(flat, torch.uint8)) if count else b""
         self.chunks.append(Q.pack(len(raw)))
         self.chunks.append(raw)
