@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from autograder.core.rubric import load_rubric
@@ -157,9 +157,18 @@ def zips(draw: st.DrawFn) -> bytes:
     return bytes(data)
 
 
+# A member with an empty name, found by CI: ZipInfo.is_dir() raised IndexError on it.
+EMPTY_NAME_ZIP = bytes.fromhex(
+    "504b03041400000000000000210000000000000000000000000000000000504b0102140314000000"
+    "000000002100000000000000000000000000000000000000000000000000800100000000504b0506"
+    "00000000010001002e0000001e0000000000"
+)
+
+
 @pytest.mark.filterwarnings("ignore:Duplicate name")
 @FUZZ
 @given(data=zips())
+@example(data=EMPTY_NAME_ZIP)
 def test_any_zip_is_read_for_what_it_holds(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("zip") / "submission.zip"
     path.write_bytes(data)

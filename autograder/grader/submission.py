@@ -112,7 +112,8 @@ def unpack_zip(archive_path: Path, destination: Path, prepared: Prepared) -> Non
     with archive:
         for info in archive.infolist():
             shown = _shown(info.filename)
-            if info.is_dir():
+            # ZipInfo.is_dir() indexes the name's last character: an empty name breaks it.
+            if info.filename.endswith("/"):
                 continue
             parts = _safe_parts(info.filename)
             if stat.S_ISLNK(info.external_attr >> 16):
