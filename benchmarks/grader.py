@@ -4,12 +4,17 @@ Two figures, both against the budgets of issue 6 on the course's 2-core CPU:
 
 1. the wall-clock time to grade the full reference submission (``solutions/``), every part
    of the rubric, as ``python -m autograder grade`` does it: budget 60 s;
-2. batch grading of 20 submissions (reference, untouched stubs and half-done work, mixed)
+2. the cost of isolation: the isolated grade of the reference against the same checks run
+   in-process (``python -m autograder score solutions``), both as fresh commands, one torch
+   thread each, interleaved round by round so that machine load hits both alike; target at
+   most 1.5x;
+3. batch grading of 20 submissions (reference, untouched stubs and half-done work, mixed)
    with ``--jobs 1`` and then ``--jobs 2``, in the same run on the same submissions: the
    throughput ratio, target at least 1.7.
 
     python -m benchmarks.grader                      # both
-    python -m benchmarks.grader --skip-batch         # the reference grade only
+    python -m benchmarks.grader --skip-batch         # the reference grade and the ratio
+    python -m benchmarks.grader --rounds 3           # rounds of the isolation ratio
     python -m benchmarks.grader --batch-parts 1 2 4 --submissions 20
 
 The per-part and slowest-check times of the reference grade are printed too: they say where
@@ -23,6 +28,9 @@ import argparse
 import os
 import platform
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -37,6 +45,7 @@ from benchmarks import commit
 ROOT = Path(__file__).resolve().parent.parent
 GRADE_BUDGET_S = 60.0
 TARGET_RATIO = 1.7
+ISOLATION_TARGET = 1.5
 KINDS = ("reference", "stubs", "half-done")
 
 
@@ -65,6 +74,28 @@ def time_reference_grade() -> tuple[float, float, float, list[str]]:
         )
     available = sum(rubric.points(n) for n in rubric.parts)
     return seconds, report.score, available, lines
+
+
+def _timed(command: list[str]) -> float:
+    """Seconds one fresh command takes; it must succeed."""
+    # One torch thread for both: the grader's workers use one, and two threads that wait for
+    # each other on a busy machine would make the in-process run look slow, not the grader fast.
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    start = time.perf_counter()
+    subprocess.run(command, cwd=ROOT, env=environment, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def time_isolation(rounds: int, out: Path) -> list[tuple[float, float]]:
+    """``(in-process s, isolated s)`` per round: ``score`` and ``grade`` of the reference."""
+    score = [sys.executable, "-m", "autograder", "score", "solutions"]
+    isolated = [sys.executable, "-m", "autograder", "grade", "solutions", "--out"]
+    pairs = []
+    for index in range(rounds):
+        in_process = _timed(score)
+        graded = _timed([*isolated, str(out / f"results-{index}.json")])
+        pairs.append((in_process, graded))
+    return pairs
 
 
 def make_submissions(folder: Path, count: int) -> dict[str, int]:
@@ -101,7 +132,9 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="parts graded in the batch benchmark (default: every part)",
     )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the isolation ratio")
     parser.add_argument("--skip-grade", action="store_true")
+    parser.add_argument("--skip-isolation", action="store_true")
     parser.add_argument("--skip-batch", action="store_true")
     args = parser.parse_args(argv)
 
@@ -119,6 +152,18 @@ def main(argv: list[str] | None = None) -> None:
             f"without bonus), "
             f"{verdict} the {GRADE_BUDGET_S:g} s budget"
         )
+    if not args.skip_isolation:
+        with tempfile.TemporaryDirectory(prefix="bench-isolation-") as scratch:
+            pairs = time_isolation(args.rounds, Path(scratch))
+        ratios = [graded / in_process for in_process, graded in pairs]
+        median = statistics.median(ratios)
+        verdict = "meets" if median <= ISOLATION_TARGET else "MISSES"
+        summary.append("isolation cost, reference, every part, one torch thread, same run:")
+        summary += [
+            f"  round {i + 1}: in-process score {a:.1f} s, isolated grade {b:.1f} s, {b / a:.2f}x"
+            for i, (a, b) in enumerate(pairs)
+        ]
+        summary.append(f"  median {median:.2f}x, {verdict} the {ISOLATION_TARGET}x target")
     if not args.skip_batch:
         with tempfile.TemporaryDirectory(prefix="bench-grader-") as scratch:
             folder = Path(scratch) / "submissions"
