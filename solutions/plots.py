@@ -238,7 +238,7 @@ def plot_attention(
     lines = [
         f"{task.name}: attention of every layer, averaged over heads",
         *textwrap.wrap(f"source: {' '.join(source)}", width, subsequent_indent="  "),
-        *textwrap.wrap(f"answer: {' '.join(answer)}", width, subsequent_indent="  "),
+        *textwrap.wrap(f"answer: {' '.join(answer) or '(empty)'}", width, subsequent_indent="  "),
     ]
     figure.suptitle("\n".join(lines))
     figure.savefig(path, dpi=100)

@@ -83,17 +83,14 @@ def training_figures() -> list[str]:
         "copy", steps=TRAINING_STEPS, eval_every=EVAL_EVERY, eval_size=EVAL_SIZE
     )
     symbols = len(task.vocabulary) - len(tasks.SPECIALS)
+    floor = smoothed_floor(len(task.vocabulary), settings.label_smoothing)
     levels = [
         (math.log(symbols), f"ln {symbols} = {math.log(symbols):.2f}: a uniform guess"),
-        (
-            smoothed_floor(len(task.vocabulary), settings.label_smoothing),
-            f"{smoothed_floor(len(task.vocabulary), settings.label_smoothing):.2f}: the floor "
-            f"of label smoothing {settings.label_smoothing:g}",
-        ),
+        (floor, f"{floor:.2f}: the floor of label smoothing {settings.label_smoothing:g}"),
     ]
     threads = torch.get_num_threads()
-    # One thread: the model is tiny, and two threads on a busy machine mostly wait for
-    # each other.
+    # One thread, as in the tests: the model is tiny, and two threads on a busy machine
+    # mostly wait for each other.
     torch.set_num_threads(1)
     try:
         torch.manual_seed(settings.seed)
@@ -101,8 +98,12 @@ def training_figures() -> list[str]:
         history = training.train(model, task, settings, progress=False)
     finally:
         torch.set_num_threads(threads)
+    title = (
+        f"copy task: {TRAINING_STEPS} steps; exact match on {EVAL_SIZE} held-out examples "
+        f"every {EVAL_EVERY} steps"
+    )
     plots.plot_history(
-        history, FIGURES / "part9-curves.png", title="copy", levels=levels, log_steps=True
+        history, FIGURES / "part9-curves.png", title=title, levels=levels, log_steps=True
     )
     source, _ = tasks.load_eval_set(task.heldout)[0]
     plots.plot_attention(model, task, source, FIGURES / "part9-attention.png")
