@@ -137,6 +137,7 @@ def plot_history(
     if log_steps:
         for axis in (left, right):
             axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(_PlainLogFormatter())
             axis.set_xlabel("step (log scale)")
     figure.suptitle(title)
     figure.tight_layout()
@@ -238,7 +239,7 @@ def plot_attention(
     lines = [
         f"{task.name}: attention of every layer, averaged over heads",
         *textwrap.wrap(f"source: {' '.join(source)}", width, subsequent_indent="  "),
-        *textwrap.wrap(f"answer: {' '.join(answer)}", width, subsequent_indent="  "),
+        *textwrap.wrap(f"answer: {' '.join(answer) or '(empty)'}", width, subsequent_indent="  "),
     ]
     figure.suptitle("\n".join(lines))
     figure.savefig(path, dpi=100)

@@ -137,6 +137,7 @@ def plot_history(
     if log_steps:
         for axis in (left, right):
             axis.set_xscale("log")
+            axis.xaxis.set_major_formatter(_PlainLogFormatter())
             axis.set_xlabel("step (log scale)")
     figure.suptitle(title)
     figure.tight_layout()
