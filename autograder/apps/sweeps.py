@@ -83,14 +83,16 @@ def _fairness(arguments: argparse.Namespace) -> int:
         isolated_seeds=range(first, first + arguments.isolated_seeds),
         parts=arguments.parts,
         progress=progress,
+        on=arguments.devices,
     )
     total = fairness.tally(results)
+    on = ", ".join(arguments.devices or fairness.devices())
     for failure in total.failures:
         print(failure)
     print(
         f"{total.runs} check runs ({arguments.seeds} seeds x {arguments.examples} examples in "
         f"this process, {arguments.isolated_seeds} seeds through the isolated grader; threads "
-        f"{', '.join(map(str, arguments.threads))}; devices {', '.join(fairness.devices())}): "
+        f"{', '.join(map(str, arguments.threads))}; devices {on}): "
         f"{len(total.failures)} false failures"
     )
     return 1 if total.failures else 0
@@ -117,5 +119,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--isolated-seeds", type=int, default=3, help="seeds through the isolated grader"
     )
     fair.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    fair.add_argument(
+        "--devices", nargs="+", choices=["cpu", "cuda"], help="devices (default: every one present)"
+    )
     fair.add_argument("--verbose", "-v", action="store_true", help="print each trial")
     fair.set_defaults(run=_fairness)

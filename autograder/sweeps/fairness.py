@@ -122,13 +122,15 @@ def sweep(
     isolated_seeds: Sequence[int] = (),
     parts: Iterable[int] | None = None,
     rubric: Rubric | None = None,
+    on: Sequence[str] | None = None,
     progress: Callable[[Trial], None] | None = None,
 ) -> Iterator[tuple[Trial, dict[str, tuple[bool, str]]]]:
     """Run every part's checks on every correct implementation; yield each trial's verdicts.
 
     In this process each seed of ``seeds`` runs with the next thread count of ``threads`` in
     turn, on every device; through the isolated grader (a route in ``routes``), each of
-    ``isolated_seeds`` does the same on the CPU.
+    ``isolated_seeds`` does the same on the CPU. ``on`` narrows the devices in this process
+    (default: every device present).
     """
     rubric = rubric or load_rubric()
     before = torch.get_num_threads()
@@ -139,7 +141,7 @@ def sweep(
                 for label, folder in correct_implementations(part, Path(scratch)):
                     plan: list[tuple[int, str, str]] = []
                     if "in-process" in routes:
-                        plan += [(s, d, "in-process") for s in seeds for d in devices()]
+                        plan += [(s, d, "in-process") for s in seeds for d in on or devices()]
                     if "isolated" in routes:
                         plan += [(s, "cpu", "isolated") for s in isolated_seeds]
                     for index, (seed, device, route) in enumerate(plan):
