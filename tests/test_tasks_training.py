@@ -268,7 +268,9 @@ def test_plateau_is_a_rest_before_a_fall_not_a_floor():
     steps = list(range(0, 50, 5))
     resting = [3.8, 3.2, 2.95, 2.94, 2.93, 2.94, 1.5, 0.9, 0.62, 0.61]
     assert plots.plateau(steps, resting, 2.94) == (10, 25)
-    # The same losses that stay at the level to the end: a floor, not a plateau.
-    assert plots.plateau(steps, resting, 0.61) is None
+    # Losses that stay at the level to the end: a floor, not a plateau.
+    floor = [*resting[:5], 0.9, 0.61, 0.61, 0.61, 0.61]
+    assert plots.plateau(steps, floor, 0.61) is None
+    assert plots.plateau(steps, [*floor[:-1], 0.3], 0.61) == (30, 40)
     # Two steps on the level are a passing value, not a rest.
     assert plots.plateau(steps, [3.8, 2.94, 2.94, 1.0, *resting[4:]], 2.94) is None
