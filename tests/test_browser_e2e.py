@@ -38,6 +38,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
 from autograder.core.paths import BUILD, ROOT
 from autograder.core.rubric import load_rubric
@@ -51,6 +55,8 @@ ROSTER = "id,first_name,last_name\nada,Ada,Lovelace\ngrace,Grace,Hopper\nalan,Al
 NAMES = ("Hopper, Grace", "Lovelace, Ada", "Turing, Alan")
 SERVER_START_S = 120
 RUN_ALL_S = 300
+STALLED_S = 20
+"""An idle kernel with unrun cells for this long: Run All has stopped."""
 
 
 def _visible_total(part: int) -> float:
@@ -133,7 +139,9 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
         next((source / "part2").glob("*.ipynb")),
         keep=1,
     )
-    SHOTS.mkdir(parents=True, exist_ok=True)
+    # Only this run's screenshots.
+    shutil.rmtree(SHOTS, ignore_errors=True)
+    SHOTS.mkdir(parents=True)
     return Course(root, course, student)
 
 
@@ -303,9 +311,6 @@ def instructor_lab(course: Course) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser(course: Course) -> Iterator[Any]:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
     assert chromium and driver_path, (
         "the browser tests need Chromium and its driver: apt-get install chromium "
@@ -348,7 +353,8 @@ def _wait(what: str, condition: Callable[[], Any], timeout: float, driver, shot:
     while True:
         try:
             value = condition()
-        except Exception:
+        except (WebDriverException, OSError):
+            # The page is still being built, or the server is busy: try again.
             value = None
         if value:
             return value
@@ -376,8 +382,6 @@ def _cells(driver) -> list[dict[str, str]]:
 
 def _open_notebook(driver, lab: Server, path: str, shot: str) -> None:
     """Open ``path`` in JupyterLab and wait until its kernel is idle."""
-    from selenium.webdriver.common.by import By
-
     # ?reset: a fresh workspace, without the notebooks an earlier test left open.
     driver.get(lab.page(f"/lab/tree/{path}?reset"))
     _wait(
@@ -396,8 +400,6 @@ MENU = "//*[contains(@class, 'lm-{kind}-item')][.//div[text()='{label}']]"
 
 def _run_all(driver, lab: Server, path: str, shot: str) -> list[dict[str, str]]:
     """Run > Run All Cells, as a person does; the cells once every one has run."""
-    from selenium.webdriver.common.by import By
-
     driver.find_element(By.XPATH, MENU.format(kind="MenuBar", label="Run")).click()
     _wait(
         "the Run menu",
@@ -407,10 +409,28 @@ def _run_all(driver, lab: Server, path: str, shot: str) -> list[dict[str, str]]:
         shot,
     ).click()
 
+    stalled_since: list[float] = []
+
     def finished() -> list[dict[str, str]] | None:
         cells = _cells(driver)
-        ran = all(re.fullmatch(r"\[\d+\]:", c["prompt"].strip()) for c in cells)
-        return cells if ran and lab.kernel_state(path) == "idle" else None
+        prompts = [c["prompt"].strip() for c in cells]
+        idle = lab.kernel_state(path) == "idle"
+        if cells and idle and all(re.fullmatch(r"\[\d+\]:", p) for p in prompts):
+            return cells
+        # An idle kernel with cells left unrun for a while: Run All stopped.
+        if idle and "[*]:" not in prompts:
+            stalled_since.append(time.monotonic())
+            if stalled_since[-1] - stalled_since[0] > STALLED_S:
+                driver.save_screenshot(str(SHOTS / f"{shot}-stopped.png"))
+                ran = [i for i, p in enumerate(prompts) if p != "[ ]:"]
+                last = cells[ran[-1]] if ran else {"source": "(none ran)", "output": ""}
+                raise AssertionError(
+                    f"Run All stopped after {len(ran)} of {len(cells)} code cells, at:\n"
+                    f"{last['source']}\n{last['output']}"
+                )
+        else:
+            stalled_since.clear()
+        return None
 
     return _wait(f"Run All in {path}", finished, RUN_ALL_S, driver, shot)
 
@@ -487,8 +507,6 @@ def test_run_all_goes_on_past_an_unwritten_function(browser, student_lab, course
 
 
 def test_validate_button_says_the_notebook_passes(browser, student_lab, course) -> None:
-    from selenium.webdriver.common.by import By
-
     path = f"part1/{course.notebook('part1').name}"
     _open_notebook(browser, student_lab, path, "validate")
     browser.find_element(By.CSS_SELECTOR, f"{PANEL} .validate-button").click()
@@ -507,8 +525,6 @@ def test_validate_button_says_the_notebook_passes(browser, student_lab, course) 
 
 
 def test_formgrader_shows_the_assignments_and_the_students(browser, instructor_lab) -> None:
-    from selenium.webdriver.common.by import By
-
     browser.get(instructor_lab.page("/formgrader"))
     rows = _wait(
         "the formgrader's assignments",
@@ -559,8 +575,6 @@ def _requests(driver) -> list[str]:
 
 
 def test_feedback_page_offline_names_checks_and_draws_equations(browser, course) -> None:
-    from selenium.webdriver.common.by import By
-
     submitted = course.course / "submitted" / "ada" / "part1"
     shutil.copytree(course.student / "part1", submitted, ignore=shutil.ignore_patterns(".*"))
     _cli("autograde", "part1", course=course.course)
