@@ -6,7 +6,8 @@ nbgrader``: part 1 due 2027-01-15, release, a roster of three students, publish)
 - the student's JupyterLab, with the course's student configuration, on a folder that holds
   the published notebooks: part 1 filled in with the reference code, part 2 with its first
   function left as released. Run All through the menu; every check cell runs and says
-  whether it passed, and the last cell adds up the points; the Validate button;
+  whether it passed, and the last cell adds up the points; the Validate button; the
+  Assignment List finds the course and its assignments in the exchange;
 - the instructor's JupyterLab on the course directory: the formgrader lists the assignments
   with their due dates and the students by name;
 - the feedback page of an autograded submission, opened from disk with the network off:
@@ -107,8 +108,13 @@ class Course:
     student: Path
     """The student's folder: the published assignments, one folder each."""
 
-    def notebook(self, assignment: str, where: Path | None = None) -> Path:
-        return next((where or self.student / assignment).glob("*.ipynb"))
+    def notebook(self, assignment: str) -> Path:
+        """The student's notebook of ``assignment``."""
+        return next((self.student / assignment).glob("*.ipynb"))
+
+    def source(self, assignment: str) -> Path:
+        """The instructor's notebook of ``assignment``, with the reference code."""
+        return next((self.course / "source" / assignment).glob("*.ipynb"))
 
 
 @pytest.fixture(scope="module")
@@ -132,17 +138,13 @@ def course(tmp_path_factory: pytest.TempPathFactory) -> Course:
     student = root / "student"
     for assignment in ("part1", "part2"):
         shutil.copytree(exchange / "attention" / "outbound" / assignment, student / assignment)
-    source = course / "source"
-    _fill(next((student / "part1").glob("*.ipynb")), next((source / "part1").glob("*.ipynb")))
-    _fill(
-        next((student / "part2").glob("*.ipynb")),
-        next((source / "part2").glob("*.ipynb")),
-        keep=1,
-    )
+    made = Course(root, course, student)
+    _fill(made.notebook("part1"), made.source("part1"))
+    _fill(made.notebook("part2"), made.source("part2"), keep=1)
     # Only this run's screenshots.
     shutil.rmtree(SHOTS, ignore_errors=True)
     SHOTS.mkdir(parents=True)
-    return Course(root, course, student)
+    return made
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -487,9 +489,9 @@ def test_run_all_with_the_reference_code_gives_full_points(browser, student_lab,
 def test_run_all_goes_on_past_an_unwritten_function(browser, student_lab, course) -> None:
     notebook = course.notebook("part2")
     path = f"part2/{notebook.name}"
-    first = next(iter(_solutions(course.notebook("part2", course.course / "source" / "part2"))))
-    source = _solutions(course.notebook("part2", course.course / "source" / "part2"))[first]
-    missing = re.search(r"^def (\w+)", source, re.MULTILINE).group(1)
+    # The function of the solution cell left as released.
+    first = next(iter(_solutions(course.source("part2")).values()))
+    missing = re.search(r"^def (\w+)", first, re.MULTILINE).group(1)
     _open_notebook(browser, student_lab, path, "part2")
     cells = _run_all(browser, student_lab, path, "part2")
     _scroll_to(browser, "notebook.check(")
@@ -519,6 +521,35 @@ def test_validate_button_says_the_notebook_passes(browser, student_lab, course) 
     )
     browser.save_screenshot(str(SHOTS / "validate.png"))
     assert "Success! Your notebook passes all the tests." in dialog.text
+
+
+def test_assignment_list_finds_the_course_and_its_assignments(browser, student_lab) -> None:
+    browser.get(student_lab.page("/lab?reset"))
+    _wait(
+        "the Nbgrader menu",
+        lambda: browser.find_element(By.XPATH, MENU.format(kind="MenuBar", label="Nbgrader")),
+        SERVER_START_S,
+        browser,
+        "assignment-list",
+    ).click()
+    _wait(
+        "the Nbgrader menu's items",
+        lambda: browser.find_element(By.XPATH, MENU.format(kind="Menu", label="Assignment List")),
+        10,
+        browser,
+        "assignment-list",
+    ).click()
+
+    def listed() -> str | None:
+        text = browser.find_element(By.CSS_SELECTOR, ".jp-MainAreaWidget:not(.lm-mod-hidden)").text
+        return text if "Downloaded assignments" in text and "part2" in text else None
+
+    text = _wait("the Assignment List", listed, 60, browser, "assignment-list")
+    browser.save_screenshot(str(SHOTS / "assignment-list.png"))
+    assert "Error" not in text and "does not exist" not in text, text
+    assert re.search(r"for course:\s*attention\n", text), text
+    downloaded = text.split("Downloaded assignments")[1].split("Submitted assignments")[0]
+    assert re.findall(r"^part\d$", downloaded, re.MULTILINE) == ["part1", "part2"], downloaded
 
 
 # -- the instructor -------------------------------------------------------------------------
