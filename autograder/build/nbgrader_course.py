@@ -133,8 +133,12 @@ c.GenerateFeedback.preprocessors = [
     "autograder.nbgrader.feedback.MathToMathML",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-c.HTMLExporter.template_name = "course_feedback"
-c.HTMLExporter.extra_template_basedirs = {feedback_templates()!r}
+# The course's template for the feedback only (the formgrader keeps its own pages). Under
+# GenerateFeedback, because nbgrader's API sets HTMLExporter.template_name = "feedback" and
+# the more specific section wins.
+c.GenerateFeedback.HTMLExporter.template_name = "course_feedback"
+c.GenerateFeedback.HTMLExporter.template_file = "course_feedback.html.j2"
+c.GenerateFeedback.HTMLExporter.extra_template_basedirs = {feedback_templates()!r}
 {exchange}# make zip-collect: files in downloaded/<assignment>/archive/*.zip named
 # <student>_<notebook>.ipynb (student ids without "_"), as most LMS downloads can be renamed to.
 c.ZipCollectApp.collector_plugin = "nbgrader.plugins.FileNameCollectorPlugin"

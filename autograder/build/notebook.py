@@ -169,7 +169,11 @@ def build_notebook(
             if kind == "markdown":
                 cells.append(_markdown(text, f"prose-{index}"))
             else:
-                cells.append(_code(text, f"example-{index}"))
+                # Before the student's functions work, the examples raise; the tag lets
+                # Run All go on to the checks, which say what is missing.
+                cell = _code(text, f"example-{index}")
+                cell.metadata["tags"] = ["raises-exception"]
+                cells.append(cell)
 
     cells.append(_markdown(f"# Part {part.number}: {part.title}", "title"))
     add_blocks(prose.intro)
@@ -224,7 +228,8 @@ def build_notebook(
             title = label
         meta = _nbgrader(grade_id, grade=True, solution=False, locked=True, points=check.points)
         cells.append(_code(text, grade_id, _titled(meta, title)))
-    total = "# Your points in this notebook, as the grader counts them.\nnotebook.summary()"
+    # The ";" keeps the table from being shown a second time as the cell's value.
+    total = "# Your points in this notebook, as the grader counts them.\nnotebook.summary();"
     cells.append(
         _code(total, "total", _nbgrader("total", grade=False, solution=False, locked=True))
     )

@@ -53,6 +53,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{part.marker}: checks of part {part.number}")
     config.addinivalue_line("markers", "contract: ungraded check of given (non-student) code")
     config.addinivalue_line("markers", "nbgrader: end-to-end tests driving nbgrader")
+    config.addinivalue_line(
+        "markers", "browser: JupyterLab, formgrader and feedback in headless Chromium"
+    )
     # The graded checks draw exactly what the grader draws, so the score printed here is the
     # graded score; HYPOTHESIS_PROFILE=dev explores other examples while writing a check.
     profiles.use(os.environ.get("HYPOTHESIS_PROFILE") or "grading")

@@ -13,6 +13,7 @@ import re
 
 from latex2mathml.converter import convert
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 DISPLAY = re.compile(r"\$\$(.+?)\$\$", re.DOTALL)
 INLINE = re.compile(r"(?<![\\$])\$(?!\$)(.+?)(?<![\\$])\$")
@@ -38,6 +39,10 @@ def to_mathml(text: str) -> str:
 
 class MathToMathML(Preprocessor):
     """Rewrite the equations of markdown cells as MathML (for pages read offline)."""
+
+    # nbconvert runs only the preprocessors that are enabled, and nbgrader registers the
+    # configured ones without enabling them.
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown":
