@@ -6,7 +6,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests import harness, strategies
-from tests.checks.part8_decoding import BOS, EOS, TableModel, rows, table_models
+from tests.checks.part8_decoding import (
+    BOS,
+    EOS,
+    SOURCE,
+    TableModel,
+    one_source,
+    probability_model,
+    rows,
+    table_models,
+)
 
 pytestmark = pytest.mark.part8
 
@@ -14,9 +23,11 @@ pytestmark = pytest.mark.part8
 @given(model=table_models(), seed=strategies.SEEDS)
 def test_sampling_follows_the_distribution(decoding, device, model, seed):
     draws = 4000
-    src = torch.zeros(draws, 1, dtype=torch.long, device=device)
+    src = torch.full((draws, 1), SOURCE, device=device)
     generator = torch.Generator(device=device).manual_seed(seed)
-    sampled = rows(decoding.sample(model, src, 2, BOS, EOS, generator=generator), "sample", 2)
+    sampled = rows(
+        decoding.sample(model, src, 2, BOS, EOS, generator=generator), "sample", 2, model
+    )
     first = torch.tensor([row[1] for row in sampled])
     vocab = model.tables.shape[-1]
     frequencies = torch.bincount(first, minlength=vocab).double() / draws
@@ -42,15 +53,15 @@ def costly_after_eos_model() -> TableModel:
     probabilities[BOS, EOS], probabilities[BOS, a] = 0.52, 0.48
     probabilities[a, a], probabilities[a, EOS] = 0.9, 0.1
     probabilities[EOS, :] = 0.2
-    return TableModel(probabilities.log()[None])
+    return probability_model(probabilities)
 
 
-@given(beam_size=st.integers(2, 4))
-def test_beam_search_stops_finished_hypotheses(decoding, device, beam_size):
+@given(beam_size=st.integers(2, 4), padded=st.booleans())
+def test_beam_search_stops_finished_hypotheses(decoding, device, beam_size, padded):
     model = costly_after_eos_model()
-    src = torch.zeros(1, 1, dtype=torch.long, device=device)
+    src = one_source(padded, device)
     call = f"beam_search(beam_size={beam_size}, max_len=6)"
-    got = rows(decoding.beam_search(model, src, 6, BOS, EOS, beam_size=beam_size), call, 6)
+    got = rows(decoding.beam_search(model, src, 6, BOS, EOS, beam_size=beam_size), call, 6, model)
     harness.expect(
         got == [[BOS, EOS]],
         f"{call} gave {got}, expected [[BOS, EOS]] (probability 0.52; ids: BOS=1, EOS=2, "
