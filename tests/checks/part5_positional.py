@@ -70,9 +70,17 @@ def test_sinusoidal_chapter_frequencies(positional, position):
     positions=st.lists(st.integers(0, 40), min_size=2, max_size=4),
 )
 def test_sinusoidal_offset_is_a_rotation(positional, d_model, offset, positions):
-    table = harness.tensor(
-        positional.sinusoidal_encoding(max(positions) + offset + 1, d_model), "the encoding"
-    ).double()
+    length = max(positions) + offset + 1
+    table = harness.tensor(positional.sinusoidal_encoding(length, d_model), "the encoding").double()
+    # A table of zeros is a "rotation" too: the angles themselves come from the formula.
+    harness.expect_close(
+        table[offset],
+        expected_encoding(offset + 1, d_model)[offset],
+        f"the encoding at position {offset}",
+        atol=1e-4,
+        rtol=0,
+        reference=f"sin and cos of {offset} / 10000^(2i/d_model)",
+    )
     # The rotation from position 0 to position `offset`, pair by pair.
     angles = torch.atan2(table[offset, 0::2], table[offset, 1::2])
     cos, sin = torch.cos(angles), torch.sin(angles)
@@ -148,10 +156,26 @@ def test_learned_embedding_adds_a_trained_vector_per_position(positional, device
     )
 
 
+def rotary_reference(
+    x: torch.Tensor, positions: torch.Tensor, base: float = 10000.0
+) -> torch.Tensor:
+    """RoPE in float64: the pair (2i, 2i+1) at position p rotated by ``p * base^(-2i/d)``.
+
+    Shapes: ``x`` ``(..., T, d)``, ``positions`` ``(T,)`` -> float64 ``(..., T, d)``.
+    """
+    x = x.detach().to("cpu", torch.float64)
+    d = x.shape[-1]
+    frequencies = base ** (-torch.arange(0, d, 2, dtype=torch.float64) / d)
+    angles = positions.to("cpu", torch.float64)[:, None] * frequencies
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    even, odd = x[..., 0::2], x[..., 1::2]
+    return torch.stack((even * cos - odd * sin, even * sin + odd * cos), dim=-1).flatten(-2)
+
+
 @given(
     x=strategies.tensors(
         st.tuples(
-            strategies.dims(1, 3), strategies.dims(1, 6), st.integers(1, 4).map(lambda h: 2 * h)
+            strategies.dims(1, 3), strategies.dims(2, 6), st.integers(1, 4).map(lambda h: 2 * h)
         )
     )
 )
@@ -171,17 +195,27 @@ def test_rope_keeps_norms(positional, device, x):
         "position 0 after RoPE",
         reference="position 0 unchanged (angle 0)",
     )
+    # Leaving x unchanged keeps norms too: position 1 must really be rotated.
+    harness.expect_close(
+        rotated[..., 1, :],
+        rotary_reference(x, torch.arange(x.shape[-2]))[..., 1, :],
+        "position 1 after RoPE",
+        reference="each pair (2i, 2i+1) rotated by the angle 10000^(-2i/d)",
+    )
 
 
 @given(
     d=st.integers(1, 4).map(lambda h: 2 * h),
     seed=strategies.SEEDS,
     m=st.integers(0, 12),
-    n=st.integers(0, 12),
+    other=st.integers(0, 11),
     shift=st.integers(1, 9),
 )
-def test_rope_scores_depend_only_on_offset(positional, device, d, seed, m, n, shift):
-    q, k = strategies.random_tensor((1, d), seed), strategies.random_tensor((1, d), seed + 1)
+def test_rope_scores_depend_only_on_offset(positional, device, d, seed, m, other, shift):
+    # Two different positions: with equal ones, any code that leaves q and k alone passes.
+    n = other + 1 if other >= m else other
+    q = strategies.random_tensor((1, d), seed).double()
+    k = strategies.random_tensor((1, d), seed + 1).double()
 
     def score(qm: int, kn: int) -> float:
         rq = harness.tensor(
@@ -190,20 +224,31 @@ def test_rope_scores_depend_only_on_offset(positional, device, d, seed, m, n, sh
         rk = harness.tensor(
             positional.apply_rotary(k.to(device), torch.tensor([kn], device=device)), "RoPE(k)"
         )
-        return float((rq * rk).sum())
+        # A non-finite score shows as NaN in the messages below.
+        return float((rq.to("cpu", torch.float64) * rk.to("cpu", torch.float64)).sum())
 
+    expected = float(
+        (rotary_reference(q, torch.tensor([m])) * rotary_reference(k, torch.tensor([n]))).sum()
+    )
     first, moved = score(m, n), score(m + shift, n + shift)
+    # Angles computed in float32 are correct too: they move the score by about 1e-6.
+    harness.expect(
+        abs(first - expected) < 1e-4 * (1 + abs(expected)),
+        f"q.k after RoPE at positions ({m}, {n}) is {first:.6g}, expected {expected:.6g} "
+        "(each pair (2i, 2i+1) of q and k rotated by position * 10000^(-2i/d))",
+    )
     harness.expect(
         abs(first - moved) < 1e-4 * (1 + abs(first)),
         f"q.k after RoPE at positions ({m}, {n}) is {first:.6g} but at "
         f"({m + shift}, {n + shift}) it is {moved:.6g}: it must depend only on the offset",
     )
-    if m != n:
-        plain = float((q * k).sum())
-        harness.expect(
-            abs(score(m, m) - plain) < 1e-4 * (1 + abs(plain)),
-            "with equal positions, RoPE must leave q.k unchanged",
-        )
+    plain = float((q * k).sum())
+    same = score(m, m)
+    harness.expect(
+        abs(same - plain) < 1e-4 * (1 + abs(plain)),
+        f"with q and k both at position {m}, q.k after RoPE is {same:.6g} instead of "
+        f"{plain:.6g}: equal positions must leave q.k unchanged",
+    )
 
 
 @given(
@@ -237,13 +282,15 @@ def test_relative_bias_is_clipped_toeplitz(positional, device, heads, max_distan
 
 @pytest.mark.contract
 def test_too_long_inputs_are_refused(positional):
+    # The length check is given code, but it sits in layers the student builds: until the
+    # constructors are written this test fails (it never skips).
     try:
         layers = (
             positional.PositionalEncoding(4, max_len=3),
             positional.LearnedPositionalEmbedding(4, 3),
         )
-    except NotImplementedError:
-        pytest.skip("the constructors are not written yet")
+    except NotImplementedError as error:
+        harness.fail(f"the positional layers cannot be built yet ({error})")
     for layer in layers:
         harness.expect_raises(
             ValueError,

@@ -21,7 +21,9 @@ def norm_inputs(
     spread: float | st.SearchStrategy[float] = 1.0,
     eps: st.SearchStrategy[float] = EPSILONS,
 ):
-    d_model = draw(strategies.dims(1, 10))
+    # At least 4 features: over 2 features a normalised row is always (-1, 1) or (1, -1),
+    # which hides mistakes and makes float32 rounding dominate.
+    d_model = draw(strategies.dims(4, 10))
     x = draw(
         strategies.tensors(
             st.tuples(strategies.dims(1, 3), strategies.dims(1, 4), st.just(d_model))
@@ -40,13 +42,14 @@ def compare_layer_norm(layers, device, x, weights, eps, dtype=torch.float32):
     ours = layers.LayerNorm(x.shape[-1], eps=eps)
     harness.load_weights(ours, weights, "LayerNorm")
     ours.to(device, dtype)
-    reference = torch.nn.LayerNorm(x.shape[-1], eps=eps).to(device, dtype)
-    reference.load_state_dict(weights)
+    # The reference runs in float64 on the CPU, whatever dtype and device ours runs in.
+    reference = torch.nn.LayerNorm(x.shape[-1], eps=eps).double()
+    reference.load_state_dict({name: value.double() for name, value in weights.items()})
     with torch.no_grad():
-        expected = reference(x.to(device, dtype))
-    harness.expect_finite(ours(x.to(device, dtype)), "LayerNorm(x)")
+        expected = reference(x.double())
+    output = harness.expect_finite(ours(x.to(device, dtype)), "LayerNorm(x)")
     harness.expect_close(
-        ours(x.to(device, dtype)),
+        output,
         expected,
         "LayerNorm(x)",
         atol=1e-4,
@@ -56,20 +59,20 @@ def compare_layer_norm(layers, device, x, weights, eps, dtype=torch.float32):
     # Gradients in float64: for a row of small variance they are differences of terms of
     # size 1 / std, which float32 rounding would drown.
     ours.to(torch.float64)
-    reference.to(torch.float64)
-    inputs = [x.to(device, torch.float64).requires_grad_(True) for _ in range(2)]
-    output = harness.differentiable(ours(inputs[0]), "LayerNorm(x)")
-    upstream = torch.linspace(-1, 1, x.numel(), dtype=torch.float64).reshape(x.shape).to(device)
-    output.backward(upstream)
-    reference(inputs[1]).backward(upstream)
+    ours_input = x.to(device, torch.float64).requires_grad_(True)
+    reference_input = x.double().requires_grad_(True)
+    output = harness.differentiable(ours(ours_input), "LayerNorm(x)")
+    upstream = torch.linspace(-1, 1, x.numel(), dtype=torch.float64).reshape(x.shape)
+    output.backward(upstream.to(device))
+    reference(reference_input).backward(upstream)
     harness.expect_finite(
-        inputs[0].grad,
+        ours_input.grad,
         "the gradient of LayerNorm's input (eps belongs inside the square root: "
         "sqrt(var + eps), which a constant row keeps away from 0)",
     )
     harness.expect_close(
-        inputs[0].grad,
-        inputs[1].grad,
+        ours_input.grad,
+        reference_input.grad,
         "the gradient of LayerNorm's input",
         atol=1e-6,
         rtol=1e-5,
@@ -91,6 +94,9 @@ def test_layer_norm_tiny_variance(layers, device, inputs):
     compare_layer_norm(layers, device, *inputs, dtype=torch.float64)
 
 
+ACTIVATIONS = {"gelu": torch.nn.functional.gelu, "relu": torch.relu}
+
+
 @st.composite
 def feed_forward_inputs(draw):
     d_model, d_ff = draw(strategies.dims(1, 6)), draw(strategies.dims(1, 10))
@@ -101,7 +107,14 @@ def feed_forward_inputs(draw):
         "linear2.weight": draw(strategies.tensors((d_model, d_ff))),
         "linear2.bias": draw(strategies.tensors((d_model,))),
     }
-    return x, weights, draw(st.sampled_from(["gelu", "relu"]))
+    return x, weights, draw(st.sampled_from(sorted(ACTIVATIONS)))
+
+
+def feed_forward_reference(x: torch.Tensor, weights: dict, activation: str) -> torch.Tensor:
+    """``linear2(activation(linear1(x)))`` in float64 on the CPU, ``(B, T, d_model)``."""
+    w = {name: value.double() for name, value in weights.items()}
+    hidden = ACTIVATIONS[activation](x.double() @ w["linear1.weight"].T + w["linear1.bias"])
+    return hidden @ w["linear2.weight"].T + w["linear2.bias"]
 
 
 @given(inputs=feed_forward_inputs())
@@ -111,30 +124,107 @@ def test_feed_forward_expands_and_projects_back(layers, device, inputs):
     layer = layers.FeedForward(d_model, d_ff, activation=activation)
     harness.load_weights(layer, weights, "FeedForward")
     layer.to(device)
-    act = torch.nn.functional.gelu if activation == "gelu" else torch.relu
-    hidden = act(x @ weights["linear1.weight"].T + weights["linear1.bias"])
-    expected = hidden @ weights["linear2.weight"].T + weights["linear2.bias"]
     harness.expect_close(
         layer(x.to(device)),
-        expected,
+        feed_forward_reference(x, weights, activation),
         f"FeedForward(x) with {activation}",
-        reference=f"linear2({activation}(linear1(x)))",
+        # Outputs of a few units summed from up to 10 terms of that size: float32 rounding
+        # and the device's GELU kernel move them by about 1e-6, a mistake by order 1.
+        atol=1e-4,
+        rtol=1e-4,
+        reference=f"linear2({activation}(linear1(x))), computed in float64",
     )
 
 
 @given(inputs=feed_forward_inputs(), seed=strategies.SEEDS)
 def test_feed_forward_is_position_wise(layers, device, inputs, seed):
-    x, _, activation = inputs
-    layer = layers.FeedForward(x.shape[-1], 7, activation=activation).to(device)
+    x, weights, activation = inputs
+    d_ff, d_model = weights["linear1.weight"].shape
+    layer = layers.FeedForward(d_model, d_ff, activation=activation)
+    harness.load_weights(layer, weights, "FeedForward")
+    # float64: the same position computed in two batches must agree to rounding.
+    harness.in_float64(layer, "FeedForward").to(device)
+    x = x.double()
+    output = harness.expect_close(
+        layer(x.to(device)),
+        feed_forward_reference(x, weights, activation),
+        f"FeedForward(x) with {activation} in float64",
+        reference=f"linear2({activation}(linear1(x)))",
+    ).double()
     order = torch.randperm(x.shape[1], generator=torch.Generator().manual_seed(seed))
-    output = harness.tensor(layer(x.to(device)), "FeedForward(x)")
-    permuted = layer(x[:, order].to(device))
     harness.expect_close(
-        permuted,
+        layer(x[:, order].to(device)),
         output[:, order],
         "FeedForward of reordered positions",
         reference="the outputs reordered the same way (positions are independent)",
     )
+    last = x.shape[1] - 1
+    harness.expect_close(
+        layer(x[:, last:].to(device)),
+        output[:, last:],
+        f"FeedForward of position {last} alone",
+        reference=f"the output at position {last} of the whole sequence",
+    )
+
+
+@given(seed=strategies.SEEDS)
+def test_feed_forward_dropout_between_the_linears(layers, device, seed):
+    # linear1 and linear2 are identities (linear2 plus a bias of 1), so output j is
+    # 1 + dropout(gelu(x_j)): each entry shows whether its hidden unit was dropped.
+    layer = layers.FeedForward(8, 8, dropout=0.5, activation="gelu")
+    eye = torch.eye(8)
+    harness.load_weights(
+        layer,
+        {
+            "linear1.weight": eye,
+            "linear1.bias": torch.zeros(8),
+            "linear2.weight": eye,
+            "linear2.bias": torch.ones(8),
+        },
+        "FeedForward",
+    )
+    layer.to(device)
+    # Inputs of at least 0.5, so that every hidden unit is clearly positive.
+    x = strategies.random_tensor((16, 4, 8), seed).abs() + 0.5
+    hidden = torch.nn.functional.gelu(x.double())
+    layer.eval()
+    harness.expect_close(
+        layer(x.to(device)),
+        1 + hidden,
+        "FeedForward(x) with dropout=0.5 in eval mode",
+        reference="linear2(gelu(linear1(x))) (no dropout in eval mode)",
+    )
+    layer.train()
+    output = harness.tensor(layer(x.to(device)), "FeedForward(x) in train mode")
+    output = harness.expect_shape(output, x.shape, "FeedForward(x) in train mode").to("cpu")
+    dropped = torch.isclose(output.double(), torch.ones_like(hidden), atol=1e-5, rtol=1e-4)
+    kept = torch.isclose(output.double(), 1 + 2 * hidden, atol=1e-5, rtol=1e-4)
+    harness.expect(
+        bool((dropped | kept).all()),
+        "in train mode with dropout=0.5, FeedForward should drop hidden units: with identity "
+        "linears and linear2's bias 1, each output should be 1 (unit dropped) or "
+        "1 + 2 * gelu(x) (kept and rescaled); dropout goes between the activation and linear2",
+    )
+    share = float(dropped.double().mean())
+    harness.expect(
+        0.2 < share < 0.8,
+        f"in train mode with dropout=0.5, {share:.0%} of FeedForward's hidden units were dropped",
+    )
+
+
+def layer_norm64(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """torch's layer norm (eps 1e-5) over the last dimension, in float64 on the CPU."""
+    x = x.detach().to("cpu", torch.float64)
+    return torch.nn.functional.layer_norm(x, x.shape[-1:], weight.double(), bias.double())
+
+
+def linear64(weight: torch.Tensor, bias: torch.Tensor) -> torch.nn.Linear:
+    """A float64 ``nn.Linear`` holding ``weight`` and ``bias``."""
+    linear = torch.nn.Linear(weight.shape[1], weight.shape[0]).double()
+    with torch.no_grad():
+        linear.weight.copy_(weight)
+        linear.bias.copy_(bias)
+    return linear
 
 
 @given(x=strategies.sequences(d_model=5), seed=strategies.SEEDS)
@@ -145,31 +235,61 @@ def test_sublayer_connection_is_pre_ln_residual(layers, device, x, seed):
         "norm.bias": strategies.random_tensor((5,), seed + 1),
     }
     harness.load_weights(connection, weights, "SublayerConnection")
-    connection.to(device)
+    harness.in_float64(connection, "SublayerConnection").to(device)
     connection.eval()
-    sublayer = torch.nn.Linear(5, 5).to(device)
-    with torch.no_grad():
-        sublayer.weight.copy_(strategies.random_tensor((5, 5), seed + 2))
-    x = x.to(device)
-    normed = torch.nn.functional.layer_norm(
-        x, (5,), weights["norm.weight"].to(device), weights["norm.bias"].to(device)
+    sublayer = linear64(
+        strategies.random_tensor((5, 5), seed + 2), strategies.random_tensor((5,), seed + 3)
     )
+    x = x.double()
     with torch.no_grad():
-        expected = x + sublayer(normed)
-        post_ln = torch.nn.functional.layer_norm(
-            x + sublayer(x),
-            (5,),
-            weights["norm.weight"].to(device),
-            weights["norm.bias"].to(device),
+        expected = x + sublayer(layer_norm64(x, weights["norm.weight"], weights["norm.bias"]))
+        post_ln = layer_norm64(x + sublayer(x), weights["norm.weight"], weights["norm.bias"])
+        output = harness.tensor(
+            connection(x.to(device), sublayer.to(device)), "SublayerConnection(x, sublayer)"
         )
-    output = harness.tensor(connection(x, sublayer), "SublayerConnection(x, sublayer)")
-    if output.shape == post_ln.shape and torch.allclose(output, post_ln, atol=1e-5):
+    if output.shape == post_ln.shape and torch.allclose(output.cpu(), post_ln, atol=1e-6):
         harness.fail(
             "SublayerConnection computes norm(x + sublayer(x)) (Post-LN); "
             "this course uses Pre-LN: x + sublayer(norm(x))"
         )
     harness.expect_close(
         output, expected, "SublayerConnection(x, sublayer)", reference="x + sublayer(norm(x))"
+    )
+
+
+@given(seed=strategies.SEEDS)
+def test_sublayer_connection_dropout_on_the_sublayer_output(layers, device, seed):
+    connection = layers.SublayerConnection(8, dropout=0.5)
+    harness.in_float64(connection, "SublayerConnection").to(device)
+    x = strategies.random_tensor((16, 4, 8), seed).double()
+
+    def sublayer(y: torch.Tensor) -> torch.Tensor:
+        return y + 3.0
+
+    # The fresh norm has weight 1 and bias 0; the sublayer's output is never near 0.
+    added = layer_norm64(x, torch.ones(8), torch.zeros(8)) + 3.0
+    connection.eval()
+    harness.expect_close(
+        connection(x.to(device), sublayer),
+        x + added,
+        "SublayerConnection(x, sublayer) with dropout=0.5 in eval mode",
+        reference="x + sublayer(norm(x)) (no dropout in eval mode)",
+    )
+    connection.train()
+    output = harness.tensor(connection(x.to(device), sublayer), "SublayerConnection in train")
+    change = harness.expect_shape(output, x.shape, "SublayerConnection in train mode").cpu() - x
+    dropped = change.abs() < 1e-6
+    kept = torch.isclose(change, 2 * added, atol=1e-6, rtol=1e-6)
+    harness.expect(
+        bool((dropped | kept).all()),
+        "in train mode with dropout=0.5, SublayerConnection(x, sublayer) - x should be 0 or "
+        "2 * sublayer(norm(x)) at each entry: dropout goes on the sublayer's output, never on "
+        "the residual x",
+    )
+    share = float(dropped.double().mean())
+    harness.expect(
+        0.2 < share < 0.8,
+        f"in train mode with dropout=0.5, {share:.0%} of the sublayer's outputs were dropped",
     )
 
 
@@ -228,6 +348,7 @@ class LayerCase:
 
     ``target`` ``(B, T, d)`` feeds a decoder layer; ``source`` ``(B, S, d)`` feeds an encoder
     layer and is a decoder's memory, of which row b holds ``lengths[b]`` real positions.
+    ``activation`` and ``eps`` are the layer's feed-forward activation and LayerNorm eps.
     """
 
     target: torch.Tensor
@@ -237,6 +358,8 @@ class LayerCase:
     lengths: list[int]
     seed: int
     masked: bool
+    activation: str = "gelu"
+    eps: float = 1e-5
 
     def source_mask(self, device: str) -> torch.Tensor:
         """``(B, S)``, True for real source positions."""
@@ -246,32 +369,90 @@ class LayerCase:
 
 @st.composite
 def layer_inputs(draw) -> LayerCase:
-    heads, d_k, d_ff = (
-        draw(strategies.dims(1, 3)),
-        draw(strategies.dims(1, 3)),
-        draw(strategies.dims(1, 8)),
-    )
+    heads = draw(strategies.dims(1, 3))
+    # d_model = heads * d_k >= 4: the layers' LayerNorms need at least 4 features.
+    d_k, d_ff = draw(strategies.dims(-(-4 // heads), 4)), draw(strategies.dims(1, 8))
     target = draw(strategies.sequences(d_model=heads * d_k))
     source = draw(strategies.tensors((target.shape[0], draw(strategies.dims(1, 6)), heads * d_k)))
     lengths = [draw(st.integers(1, source.shape[1])) for _ in range(target.shape[0])]
     return LayerCase(
-        target, source, heads, d_ff, lengths, draw(strategies.SEEDS), draw(st.booleans())
+        target,
+        source,
+        heads,
+        d_ff,
+        lengths,
+        draw(strategies.SEEDS),
+        draw(st.booleans()),
+        draw(st.sampled_from(sorted(ACTIVATIONS))),
+        draw(st.sampled_from([1e-5, 0.1])),
     )
 
 
-def torch_encoder_layer(d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu"):
-    """``torch.nn.TransformerEncoderLayer`` (Pre-LN, batch first, eval mode) holding ``state``."""
+def torch_encoder_layer(
+    d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu", eps: float = 1e-5
+):
+    """``torch.nn.TransformerEncoderLayer`` (Pre-LN, batch first, eval mode, float64, CPU)."""
     reference = torch.nn.TransformerEncoderLayer(
-        d, heads, d_ff, dropout=0.0, activation=activation, batch_first=True, norm_first=True
+        d,
+        heads,
+        d_ff,
+        dropout=0.0,
+        activation=activation,
+        layer_norm_eps=eps,
+        batch_first=True,
+        norm_first=True,
     )
     load_torch_layer(reference, state, {"self_attn": "self_attn"}, 2)
-    return reference.eval()
+    return reference.double().eval()
+
+
+def torch_decoder_layer(
+    d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu", eps: float = 1e-5
+):
+    """``torch.nn.TransformerDecoderLayer`` (Pre-LN, batch first, eval mode, float64, CPU)."""
+    reference = torch.nn.TransformerDecoderLayer(
+        d,
+        heads,
+        d_ff,
+        dropout=0.0,
+        activation=activation,
+        layer_norm_eps=eps,
+        batch_first=True,
+        norm_first=True,
+    )
+    load_torch_layer(
+        reference, state, {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3
+    )
+    return reference.double().eval()
+
+
+def causal_mask(length: int) -> torch.Tensor:
+    """``(length, length)``, True where query t may attend to key s <= t."""
+    return torch.ones(length, length, dtype=torch.bool).tril()
+
+
+def decoder_reference(
+    case: LayerCase, state: dict, x, memory, causal: bool, padded: bool
+) -> torch.Tensor:
+    """torch's decoder layer holding ``state`` on ``x`` ``(B, T, d)`` and ``memory``
+    ``(B, S, d)``, in float64 on the CPU: causal self-attention when ``causal``, the case's
+    padding of the memory when ``padded``."""
+    d = x.shape[-1]
+    reference = torch_decoder_layer(d, case.heads, case.d_ff, state, case.activation, case.eps)
+    with torch.no_grad():
+        # torch's boolean masks mean the opposite of ours: True = may NOT attend.
+        return reference(
+            x.detach().to("cpu", torch.float64),
+            memory.detach().to("cpu", torch.float64),
+            tgt_mask=~causal_mask(x.shape[1]) if causal else None,
+            memory_key_padding_mask=~case.source_mask("cpu") if padded else None,
+        )
 
 
 @given(case=layer_inputs())
 def test_encoder_layer_matches_torch(layers, device, case):
     x, d = case.source, case.source.shape[-1]
-    ours = layers.EncoderLayer(d, case.heads, case.d_ff)
+    ours = layers.EncoderLayer(d, case.heads, case.d_ff, activation=case.activation, eps=case.eps)
     state = layer_state(d, case.d_ff, case.seed, ("self_attn",), 2)
     harness.load_weights(ours, state, "EncoderLayer")
     ours.to(device)
@@ -280,14 +461,15 @@ def test_encoder_layer_matches_torch(layers, device, case):
     output = ours(x.to(device), real[:, None, None, :] if case.masked else None)
     # The reference runs in float64 on the CPU: on CUDA torch's fused inference path is less
     # exact than a correct float32 layer, and the check must not blame the student for it.
-    reference = torch_encoder_layer(d, case.heads, case.d_ff, state).double()
+    reference = torch_encoder_layer(d, case.heads, case.d_ff, state, case.activation, case.eps)
     with torch.no_grad():
         # torch's boolean masks mean the opposite of ours: True = may NOT attend.
         expected = reference(x.double(), src_key_padding_mask=~real.cpu() if case.masked else None)
     harness.expect_close(
         output,
         expected,
-        "EncoderLayer(x" + (", padding mask)" if case.masked else ")"),
+        f"EncoderLayer(x{', padding mask' if case.masked else ''}) with {case.activation} "
+        f"and eps={case.eps:g}",
         atol=1e-4,
         rtol=1e-3,
         reference="torch.nn.TransformerEncoderLayer(norm_first=True) with the same weights "
@@ -299,44 +481,22 @@ def test_encoder_layer_matches_torch(layers, device, case):
 def test_decoder_layer_matches_torch(layers, device, case):
     x, memory = case.target.to(device), case.source.to(device)
     d, length = x.shape[-1], x.shape[1]
-    ours = layers.DecoderLayer(d, case.heads, case.d_ff)
+    ours = layers.DecoderLayer(d, case.heads, case.d_ff, activation=case.activation, eps=case.eps)
     state = layer_state(d, case.d_ff, case.seed, ("self_attn", "cross_attn"), 3)
     harness.load_weights(ours, state, "DecoderLayer")
     ours.to(device)
     ours.eval()
-    reference = torch.nn.TransformerDecoderLayer(
-        d,
-        case.heads,
-        case.d_ff,
-        dropout=0.0,
-        activation="gelu",
-        batch_first=True,
-        norm_first=True,
-    )
-    load_torch_layer(
-        reference, state, {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3
-    )
-    reference.double().eval()
-    causal = torch.ones(length, length, dtype=torch.bool, device=device).tril()
-    real = case.source_mask(device)
     if case.masked:
-        output = ours(x, memory, real[:, None, None, :], causal[None, None])
+        causal = causal_mask(length).to(device)[None, None]
+        output = ours(x, memory, case.source_mask(device)[:, None, None, :], causal)
         what = "DecoderLayer(x, memory, src_mask, causal tgt_mask)"
     else:
         output = ours(x, memory)
         what = "DecoderLayer(x, memory) without masks"
-    with torch.no_grad():
-        # torch's boolean masks mean the opposite of ours: True = may NOT attend.
-        expected = reference(
-            x.cpu().double(),
-            memory.cpu().double(),
-            tgt_mask=~causal.cpu() if case.masked else None,
-            memory_key_padding_mask=~real.cpu() if case.masked else None,
-        )
     harness.expect_close(
         output,
-        expected,
-        what,
+        decoder_reference(case, state, x, memory, case.masked, case.masked),
+        f"{what} with {case.activation} and eps={case.eps:g}",
         atol=1e-4,
         rtol=1e-3,
         reference="torch.nn.TransformerDecoderLayer(norm_first=True) with the same weights "

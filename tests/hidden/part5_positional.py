@@ -26,40 +26,58 @@ def test_sinusoidal_long_sequences_accurate(positional, d_model):
     )
 
 
+def positional_layers(positional, width: int, length: int, seed: int, dropout: float = 0.0):
+    """Both positional layers of ``width`` features and ``length`` positions, with the
+    position vectors each adds, float64 ``(length, width)``; the learned table is loaded."""
+    learned = positional.LearnedPositionalEmbedding(width, length, dropout=dropout)
+    table = strategies.random_tensor((length, width), seed + 1)
+    harness.load_weights(learned, {"embedding.weight": table}, "LearnedPositionalEmbedding")
+    return (
+        (
+            "PositionalEncoding",
+            positional.PositionalEncoding(width, max_len=length, dropout=dropout),
+            expected_encoding(length, width),
+        ),
+        ("LearnedPositionalEmbedding", learned, table.double()),
+    )
+
+
 @given(
     width=st.integers(1, 6).map(lambda h: 2 * h + 1),
     length=strategies.dims(1, 6),
     seed=strategies.SEEDS,
 )
-def test_positional_encoding_dropout_in_training_only(positional, device, width, length, seed):
-    layer = positional.PositionalEncoding(width, max_len=length, dropout=0.5).to(device)
-    x = strategies.random_tensor((8, length, width), seed)
-    expected = x + expected_encoding(length, width).float()
-    layer.eval()
-    harness.expect_close(
-        layer(x.to(device)),
-        expected,
-        f"PositionalEncoding({width}, dropout=0.5) in eval mode",
-        atol=1e-5,
-        rtol=1e-4,
-        reference="x + the encoding (no dropout in eval mode)",
-    )
-    layer.train()
-    output = harness.expect_shape(
-        layer(x.to(device)), x.shape, "PositionalEncoding in train mode"
-    ).to("cpu")
-    dropped = output == 0
-    kept = torch.isclose(output, 2 * expected, atol=1e-4, rtol=1e-4)
-    harness.expect(
-        bool((dropped | kept).all()),
-        "in train mode with dropout=0.5, each entry of PositionalEncoding(x) should be 0 or "
-        "2 * (x + encoding): dropout goes after the addition and rescales what it keeps",
-    )
-    share = float(dropped.double().mean())
-    harness.expect(
-        0.2 < share < 0.8,
-        f"in train mode with dropout=0.5, {share:.0%} of the entries were zeroed",
-    )
+def test_positional_layers_dropout_in_training_only(positional, device, width, length, seed):
+    # 64 rows: at least 192 entries, so the share of zeros stays far inside 20-80%.
+    x = strategies.random_tensor((64, length, width), seed)
+    for name, layer, vectors in positional_layers(positional, width, length, seed, 0.5):
+        layer.to(device)
+        expected = (x.double() + vectors).float()
+        layer.eval()
+        harness.expect_close(
+            layer(x.to(device)),
+            expected,
+            f"{name}({width}, dropout=0.5) in eval mode",
+            atol=1e-5,
+            rtol=1e-4,
+            reference="x + the position vectors (no dropout in eval mode)",
+        )
+        layer.train()
+        output = harness.tensor(layer(x.to(device)), f"{name} in train mode")
+        output = harness.expect_shape(output, x.shape, f"{name} in train mode").to("cpu")
+        dropped = output == 0
+        kept = torch.isclose(output, 2 * expected, atol=1e-4, rtol=1e-4)
+        harness.expect(
+            bool((dropped | kept).all()),
+            f"in train mode with dropout=0.5, each entry of {name}(x) should be 0 or "
+            "2 * (x + position vector): dropout goes after the addition and rescales what "
+            "it keeps",
+        )
+        share = float(dropped.double().mean())
+        harness.expect(
+            0.2 < share < 0.8,
+            f"in train mode with dropout=0.5, {share:.0%} of the entries of {name}(x) were zeroed",
+        )
 
 
 @given(
@@ -90,17 +108,16 @@ def test_rope_rotates_pairs_by_position_times_frequency(
     )
 
 
-@given(x=strategies.sequences(max_len=6, d_model=6), dtype=st.sampled_from(["float16", "bfloat16"]))
-def test_positional_layers_keep_half_precision(positional, device, x, dtype):
+@given(
+    x=strategies.sequences(max_len=6, d_model=6),
+    seed=strategies.SEEDS,
+    dtype=st.sampled_from(["float16", "bfloat16"]),
+)
+def test_positional_layers_keep_half_precision(positional, device, x, seed, dtype):
     half = getattr(torch, dtype)
-    for name, layer in (
-        ("PositionalEncoding", positional.PositionalEncoding(6, max_len=8)),
-        ("LearnedPositionalEmbedding", positional.LearnedPositionalEmbedding(6, 8)),
-    ):
-        layer.to(device)
+    for name, layer, vectors in positional_layers(positional, 6, 8, seed):
+        layer.to(device, half)
         layer.eval()
-        expected = harness.tensor(layer(x.to(device)), f"{name} in float32")
-        layer.to(half)
         output = harness.expect_finite(layer(x.to(device, half)), f"{name} in {dtype}")
         harness.expect(
             output.dtype == half,
@@ -110,9 +127,9 @@ def test_positional_layers_keep_half_precision(positional, device, x, dtype):
         # Values of a few units: bfloat16 keeps about 2 to 3 significant digits.
         harness.expect_close(
             output.float(),
-            expected,
+            x.double() + vectors[: x.shape[1]],
             f"{name} cast to {dtype}",
             atol=0.05,
             rtol=0.02,
-            reference="the same layer in float32",
+            reference="x + the position vectors, computed in float64",
         )
