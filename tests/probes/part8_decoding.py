@@ -1,0 +1,179 @@
+"""Probes of part 8 (decoding): top-k and top-p filters, greedy, beam search, sampling.
+
+The model is a lookup table (the logits after token t are a fixed row per source), so
+decoding is probed on its own. One probe per documented behaviour: the filters (k, p, the
+most likely token always kept, any leading dimensions, refusals), greedy's most likely
+token and its stop at EOS with padding after, the source padding mask given to the model,
+beam search (beam 1, wider beams, the length penalty, a batch), and sampling (seeded,
+temperature, top-k and top-p, finished rows padded), told by facts that hold for any seed.
+"""
+
+import torch
+
+from tests.probes import Probes
+from tests.probes.inputs import error_facts, floats
+
+PROBES = Probes()
+PAD, BOS, EOS = 0, 1, 2
+
+
+class TableModel(torch.nn.Module):
+    """Logits after token t are ``tables[source][t]``, the source being ``src[b, 0]``.
+
+    It keeps the source masks it was given, so a probe sees what decoding passed on.
+    """
+
+    def __init__(self, seed: int, sources: int = 3, vocab: int = 6) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(seed)
+        ranks = torch.stack([torch.randperm(vocab, generator=generator) for _ in range(sources * vocab)])
+        self.tables = ranks.reshape(sources, vocab, vocab).double() * 0.7
+        self.tables[:, :, PAD] = -1e4
+        self.tables[:, :, BOS] = -1e4
+        self.masks: list[torch.Tensor | None] = []
+
+    def encode(self, src, src_mask=None):
+        self.masks.append(None if src_mask is None else torch.as_tensor(src_mask).clone())
+        return src[:, :1, None].double()
+
+    def decode(self, tgt, memory, src_mask=None, tgt_mask=None):
+        table = self.tables[memory[:, 0, 0].long()]
+        return torch.gather(table, 1, tgt[..., None].expand(-1, -1, table.shape[-1]))
+
+
+SRC = torch.tensor([[0, 4, 5], [1, 3, 0], [2, 0, 0]])
+
+
+@PROBES.add
+def top_k_of_two(m):
+    return m.top_k_filter(floats(1, 2, 6), 2)
+
+
+@PROBES.add
+def top_k_of_one_and_of_all(m):
+    logits = floats(2, 3, 5)
+    return m.top_k_filter(logits, 1), m.top_k_filter(logits, 5)
+
+
+@PROBES.add
+def top_k_with_leading_dimensions(m):
+    return m.top_k_filter(floats(3, 2, 2, 4), 3)
+
+
+@PROBES.add
+def top_k_larger_than_the_vocabulary(m):
+    return error_facts(lambda: m.top_k_filter(floats(4, 2, 4), 5), 5)
+
+
+@PROBES.add
+def top_p_half(m):
+    return m.top_p_filter(floats(5, 3, 6, scale=2.0), 0.5)
+
+
+@PROBES.add
+def top_p_most_and_all(m):
+    logits = floats(6, 2, 6, scale=2.0)
+    return m.top_p_filter(logits, 0.9), m.top_p_filter(logits, 1.0), m.top_p_filter(logits, 1e-3)
+
+
+@PROBES.add
+def top_p_refusals(m):
+    logits = floats(7, 2, 4)
+    return error_facts(lambda: m.top_p_filter(logits, 0.0)), error_facts(
+        lambda: m.top_p_filter(logits, 1.5)
+    )
+
+
+@PROBES.add
+def greedy(m):
+    return m.greedy_decode(TableModel(8), SRC, 7, BOS, EOS)
+
+
+@PROBES.add
+def greedy_other_tables(m):
+    return m.greedy_decode(TableModel(9, vocab=5), SRC, 9, BOS, EOS)
+
+
+@PROBES.add
+def greedy_source_mask(m):
+    model = TableModel(10)
+    m.greedy_decode(model, SRC, 4, BOS, EOS, pad_id=3)
+    return model.masks[:1], len(model.masks)
+
+
+@PROBES.add
+def greedy_short(m):
+    return m.greedy_decode(TableModel(11), SRC, 2, BOS, EOS), m.greedy_decode(
+        TableModel(11), SRC, 1, BOS, EOS
+    )
+
+
+@PROBES.add
+def beam_of_one(m):
+    return m.beam_search(TableModel(12), SRC, 7, BOS, EOS, beam_size=1)
+
+
+@PROBES.add
+def beam_of_three(m):
+    return m.beam_search(TableModel(13), SRC, 7, BOS, EOS, beam_size=3)
+
+
+@PROBES.add
+def beam_with_length_penalty(m):
+    return m.beam_search(TableModel(14, vocab=5), SRC, 8, BOS, EOS, beam_size=4, length_penalty=1.0)
+
+
+@PROBES.add
+def beam_source_mask(m):
+    model = TableModel(15)
+    m.beam_search(model, SRC, 4, BOS, EOS, beam_size=2)
+    return model.masks[:1]
+
+
+def _sample(m, seed, **options):
+    generator = torch.Generator().manual_seed(seed)
+    return m.sample(TableModel(16), SRC, 8, BOS, EOS, generator=generator, **options)
+
+
+@PROBES.add
+def sampling_is_seeded(m):
+    first, again = _sample(m, 1), _sample(m, 1)
+    return bool(torch.equal(first, again)), tuple(first.shape)[0]
+
+
+@PROBES.add
+def sampling_top_k_one_and_cold_are_greedy(m):
+    greedy = m.greedy_decode(TableModel(16), SRC, 8, BOS, EOS)
+    return (
+        bool(torch.equal(_sample(m, 2, top_k=1), greedy)),
+        bool(torch.equal(_sample(m, 3, temperature=1e-4), greedy)),
+        bool(torch.equal(_sample(m, 4, top_p=1e-3), greedy)),
+    )
+
+
+@PROBES.add
+def sampling_stays_in_the_top_two(m):
+    model = TableModel(16)
+    allowed = model.tables.topk(2, dim=-1).indices
+    inside = []
+    for seed in range(5):
+        tokens = _sample(m, 10 + seed, top_k=2)
+        for b in range(tokens.shape[0]):
+            row = tokens[b].tolist()
+            for before, after in zip(row, row[1:]):
+                if before in (EOS, PAD):
+                    inside.append(after == PAD)
+                    break
+                inside.append(after in allowed[b, before].tolist())
+    return all(inside)
+
+
+@PROBES.add
+def decoding_refusals(m):
+    model = TableModel(17)
+    return (
+        error_facts(lambda: m.greedy_decode(model, SRC, 0, BOS, EOS)),
+        error_facts(lambda: m.sample(model, SRC, 5, BOS, EOS, temperature=0.0)),
+        error_facts(lambda: m.beam_search(model, SRC, 5, BOS, EOS, beam_size=0)),
+        error_facts(lambda: m.greedy_decode(model, SRC[0], 5, BOS, EOS)),
+    )
