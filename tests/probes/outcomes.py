@@ -46,9 +46,26 @@ def _array(values: np.ndarray) -> dict[str, Any]:
     return {"k": "float", "shape": shape, "dt": values.dtype.name, "v": [_number(x) for x in floats]}
 
 
-def encode(value: Any, depth: int = 0) -> Any:
+def _exact(node: Any) -> bool:
+    kind = node.get("k")
+    if kind in ("seq", "map"):
+        items = node["items"] if kind == "seq" else [v for _, v in node["items"]]
+        return all(_exact(item) for item in items)
+    return kind != "float"
+
+
+def encode(value: Any) -> Any:
     """``value`` (a tensor, an array, a number, a string, an exception, nested in tuples,
-    lists and dicts) as JSON data; anything else is kept as its type's name."""
+    lists and dicts) as JSON data; anything else is kept as its type's name. A nested
+    value without floats is kept as one hash."""
+    node = _encode(value)
+    if node.get("k") in ("seq", "map") and _exact(node):
+        return {"k": "exact", "shape": None, "h": _digest("nested", node)}
+    return node
+
+
+def _encode(value: Any, depth: int = 0) -> Any:
+    """:func:`encode`, nested values kept item by item."""
     if depth > 8:
         return {"k": "deep"}
     if isinstance(value, BaseException):
@@ -71,10 +88,10 @@ def encode(value: Any, depth: int = 0) -> Any:
     if isinstance(value, str):
         return {"k": "exact", "shape": None, "h": _digest("str", value)}
     if isinstance(value, (tuple, list)):
-        return {"k": "seq", "items": [encode(item, depth + 1) for item in list(value)[:256]]}
+        return {"k": "seq", "items": [_encode(item, depth + 1) for item in list(value)[:256]]}
     if isinstance(value, dict):
         items = sorted(value.items(), key=lambda kv: str(kv[0]))[:256]
-        return {"k": "map", "items": [[str(k), encode(v, depth + 1)] for k, v in items]}
+        return {"k": "map", "items": [[str(k), _encode(v, depth + 1)] for k, v in items]}
     return {"k": "other", "h": _digest("other", type(value).__name__)}
 
 
