@@ -221,11 +221,16 @@ def padding_batches(m):
 
 @PROBES.add
 def teacher_forcing(m):
+    # Whether the target is changed in place is not observed: the grader's copy of it never
+    # is. What the returned tensors hold shows it instead (a row that starts with pad_id).
     target = torch.tensor([[1, 5, 6, 2, 0, 0], [1, 7, 8, 9, 4, 2], [1, 2, 0, 0, 0, 0]])
-    copied = target.clone()
-    result = attempt(lambda: m.teacher_forcing(target, 0))
     other = torch.tensor([[1, 0, 5, 2, 3, 3], [1, 6, 2, 3, 3, 3]])
-    return result, bool(torch.equal(target, copied)), attempt(lambda: m.teacher_forcing(other, 3))
+    odd = torch.tensor([[3, 5, 3, 3], [1, 3, 6, 2]])
+    return attempts(
+        lambda: m.teacher_forcing(target, 0),
+        lambda: m.teacher_forcing(other, 3),
+        lambda: m.teacher_forcing(odd, 3),
+    )
 
 
 @PROBES.add
