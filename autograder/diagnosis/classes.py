@@ -90,9 +90,7 @@ def lines(table: list[Row], total: int) -> list[str]:
     if not table:
         return [f"diagnosed mistakes: none among {total} submissions"]
     found = [f"diagnosed mistakes ({total} submissions):"]
-    found += [
-        f"  part {r.part}  {len(r.students):>4}  {r.mistake}: {r.says}" for r in table
-    ]
+    found += [f"  part {r.part}  {len(r.students):>4}  {r.mistake}: {r.says}" for r in table]
     return found
 
 
@@ -103,7 +101,9 @@ def write(table: list[Row], csv_path: Path, total: int) -> tuple[Path, Path]:
         writer = csv.writer(handle)
         writer.writerow(["part", "mistake", "students", "of", "says", "who"])
         for r in table:
-            writer.writerow([r.part, r.mistake, len(r.students), total, r.says, " ".join(r.students)])
+            writer.writerow(
+                [r.part, r.mistake, len(r.students), total, r.says, " ".join(r.students)]
+            )
     png = csv_path.with_suffix(".png")
     _plot(table, png, total)
     return csv_path, png

@@ -43,7 +43,12 @@ def _array(values: np.ndarray) -> dict[str, Any]:
     if np.iscomplexobj(values) or values.dtype == object:
         return {"k": "other", "h": _digest("other", type(values).__name__)}
     floats = values.astype(np.float64).ravel().tolist()
-    return {"k": "float", "shape": shape, "dt": values.dtype.name, "v": [_number(x) for x in floats]}
+    return {
+        "k": "float",
+        "shape": shape,
+        "dt": values.dtype.name,
+        "v": [_number(x) for x in floats],
+    }
 
 
 def _exact(node: Any) -> bool:

@@ -16,7 +16,9 @@ def _mask(seed: int, *shape: int) -> torch.Tensor:
 
 @PROBES.add
 def attention_of_a_batch(m):
-    return m.scaled_dot_product_attention(floats(1, 2, 3, 4), floats(2, 2, 5, 4), floats(3, 2, 5, 6))
+    return m.scaled_dot_product_attention(
+        floats(1, 2, 3, 4), floats(2, 2, 5, 4), floats(3, 2, 5, 6)
+    )
 
 
 @PROBES.add
@@ -83,7 +85,9 @@ def dropout_on_values(m):
 
 @PROBES.add
 def mismatched_widths_are_refused(m):
-    return m.scaled_dot_product_attention(floats(26, 2, 3, 4), floats(27, 2, 3, 5), floats(28, 2, 3, 4))
+    return m.scaled_dot_product_attention(
+        floats(26, 2, 3, 4), floats(27, 2, 3, 5), floats(28, 2, 3, 4)
+    )
 
 
 @PROBES.add

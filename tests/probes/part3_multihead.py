@@ -37,7 +37,9 @@ def self_attention(m):
 @PROBES.add
 def cross_attention(m):
     layer = _attention(m)
-    return layer(floats(5, 2, 3, 8), floats(6, 2, 5, 8), floats(7, 2, 5, 8)), layer.attention_weights
+    return layer(
+        floats(5, 2, 3, 8), floats(6, 2, 5, 8), floats(7, 2, 5, 8)
+    ), layer.attention_weights
 
 
 @PROBES.add

@@ -8,6 +8,8 @@ beam search (beam 1, wider beams, the length penalty, a batch), and sampling (se
 temperature, top-k and top-p, finished rows padded), told by facts that hold for any seed.
 """
 
+import itertools
+
 import torch
 
 from tests.probes import Probes
@@ -26,7 +28,9 @@ class TableModel(torch.nn.Module):
     def __init__(self, seed: int, sources: int = 3, vocab: int = 6) -> None:
         super().__init__()
         generator = torch.Generator().manual_seed(seed)
-        ranks = torch.stack([torch.randperm(vocab, generator=generator) for _ in range(sources * vocab)])
+        ranks = torch.stack(
+            [torch.randperm(vocab, generator=generator) for _ in range(sources * vocab)]
+        )
         self.tables = ranks.reshape(sources, vocab, vocab).double() * 0.7
         self.tables[:, :, PAD] = -1e4
         self.tables[:, :, BOS] = -1e4
@@ -138,7 +142,7 @@ def _sample(m, seed, **options):
 @PROBES.add
 def sampling_is_seeded(m):
     first, again = _sample(m, 1), _sample(m, 1)
-    return bool(torch.equal(first, again)), tuple(first.shape)[0]
+    return bool(torch.equal(first, again)), first.shape[0]
 
 
 @PROBES.add
@@ -160,7 +164,7 @@ def sampling_stays_in_the_top_two(m):
         tokens = _sample(m, 10 + seed, top_k=2)
         for b in range(tokens.shape[0]):
             row = tokens[b].tolist()
-            for before, after in zip(row, row[1:]):
+            for before, after in itertools.pairwise(row):
                 if before in (EOS, PAD):
                     inside.append(after == PAD)
                     break

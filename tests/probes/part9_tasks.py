@@ -39,7 +39,11 @@ def _abc(m):
 @PROBES.add
 def vocabulary_ids(m):
     v = _abc(m)
-    return len(v), [v.id_of(s) for s in "abc"], [attempt(lambda i=i: v.symbol_of(i)) for i in range(7)]
+    return (
+        len(v),
+        [v.id_of(s) for s in "abc"],
+        [attempt(lambda i=i: v.symbol_of(i)) for i in range(7)],
+    )
 
 
 @PROBES.add
@@ -88,7 +92,9 @@ def task_vocabularies(m):
     found = []
     for vocabulary in (m.copy_vocabulary(), m.addition_vocabulary(), m.parser_vocabulary()):
         size = len(vocabulary)
-        found.append((size, [attempt(lambda i=i: vocabulary.symbol_of(i)) for i in range(size)]))
+        found.append(
+            (size, [attempt(lambda i=i, v=vocabulary: v.symbol_of(i)) for i in range(size)])
+        )
     return found, len(m.copy_vocabulary(5))
 
 
@@ -155,7 +161,21 @@ def parsing(m):
 
 @PROBES.add
 def parsing_errors(m):
-    texts = ["x=1+", "x=(1+2", "1=2", "x=1 2", "x==1", "x=1)", "x=", "", "x 1", "x=1+*2", "=1", "x = 1 +", "y = ( 2 * z"]
+    texts = [
+        "x=1+",
+        "x=(1+2",
+        "1=2",
+        "x=1 2",
+        "x==1",
+        "x=1)",
+        "x=",
+        "",
+        "x 1",
+        "x=1+*2",
+        "=1",
+        "x = 1 +",
+        "y = ( 2 * z",
+    ]
     return [attempt(lambda t=t: m.parse(t)) for t in texts]
 
 
