@@ -148,3 +148,27 @@ def test_make_test_adds_the_diagnosis_to_a_failing_check(tmp_path):
         (4, "causal_mask_without_the_diagonal")
     }
     assert "part 4: Diagnosis:" in run.stdout
+
+
+def test_a_notebook_check_that_fails_ends_with_the_diagnosis(tmp_path, capsys):
+    from autograder.core import notebook as notebook_runtime
+
+    part = RUBRIC.parts[4]
+    mutant = next(m for m in mutants.catalogue(part) if m.name == "padding_mask_inverted")
+    namespace: dict = {}
+    exec(mutant.source.replace("from ._validate", "from solutions._validate"), namespace)
+    course = notebook_runtime.NotebookPart(
+        number=4,
+        module=part.module,
+        builds_on=(),
+        forbidden=part.forbidden,
+        folder=tmp_path,
+        root=None,
+        grading=False,
+        _namespace=namespace,
+    )
+    for check in RUBRIC.checks_of(4, include_hidden=False):
+        course.check(check.id)
+    printed = capsys.readouterr().err
+    assert "FAILED" in printed
+    assert set(read_tags(printed)) == {(4, "padding_mask_inverted")}
