@@ -9,7 +9,14 @@ the layers' order of sublayers, masks and memory.
 import torch
 
 from tests.probes import Probes
-from tests.probes.inputs import dropout_facts, error_facts, floats, gradient_norms, set_weights
+from tests.probes.inputs import (
+    dropout_facts,
+    error_facts,
+    floats,
+    gradient_norms,
+    set_weights,
+    weight_for,
+)
 
 PROBES = Probes()
 
@@ -165,3 +172,99 @@ def decoder_layer_gradients(m):
     layer = set_weights(m.DecoderLayer(8, 2, 16))
     tgt_mask = torch.ones(1, 1, 3, 3, dtype=torch.bool).tril()
     return gradient_norms(layer, layer(floats(24, 2, 3, 8), floats(25, 2, 4, 8), None, tgt_mask))
+
+
+def _changes_in_training(module, *inputs) -> bool:
+    """Whether ``module`` (a submodule of a layer built with dropout 0.5) gives another
+    output in training than in evaluation: whether the layer passed its dropout on."""
+    module.eval()
+    evaluated = module(*inputs).detach()
+    module.train()
+    return not bool(torch.allclose(module(*inputs).detach(), evaluated))
+
+
+def _linear(d):
+    return set_weights(torch.nn.Linear(d, d))
+
+
+@PROBES.add
+def feed_forward_dropout_placement(m):
+    """Where the feed-forward drops: with its weights known, the hidden activations are
+    read back from the output (linear2 is inverted), whatever the random draw."""
+    p, d = 0.5, 6
+    layer = set_weights(m.FeedForward(d, d, dropout=p))
+    w1, b1 = weight_for("linear1.weight", (d, d)), weight_for("linear1.bias", (d,))
+    w2, b2 = weight_for("linear2.weight", (d, d)), weight_for("linear2.bias", (d,))
+    x = floats(30, 2, 5, d)
+    before = x @ w1.T + b1
+    hidden = torch.nn.functional.gelu(before)
+    evaluated = layer(x).detach()
+    layer.train()
+    trained = layer(x).detach()
+    read_back = torch.linalg.solve(w2, (trained - b2).reshape(-1, d).T).T.reshape(trained.shape)
+    activated_twice = torch.nn.functional.gelu(2 * before)
+    before_activation = (read_back.abs() <= 1e-6) | ((read_back - activated_twice).abs() <= 1e-6)
+    return (
+        bool(torch.allclose(evaluated, hidden @ w2.T + b2)),
+        dropout_facts(read_back, hidden, p),
+        bool(before_activation.all()),
+        dropout_facts(trained, evaluated, p),
+    )
+
+
+@PROBES.add
+def sublayer_connection_dropout_placement(m):
+    p, d = 0.5, 5
+    connection = set_weights(m.SublayerConnection(d, dropout=p))
+    sublayer = _linear(d)
+    weight, bias = weight_for("weight", (d, d)), weight_for("bias", (d,))
+    x = floats(31, 2, 6, d)
+    evaluated = connection(x, sublayer).detach()
+    connection.train()
+    trained = connection(x, sublayer).detach()
+
+    def read_back(y):
+        return torch.linalg.solve(weight, (y - x - bias).reshape(-1, d).T).T.reshape(y.shape)
+
+    return (
+        dropout_facts(trained, evaluated, p)[0],
+        dropout_facts(read_back(trained), read_back(evaluated), p),
+    )
+
+
+@PROBES.add
+def encoder_layer_passes_its_dropout_on(m):
+    layer = set_weights(m.EncoderLayer(8, 2, 16, dropout=0.5))
+    x = floats(32, 2, 5, 8)
+    return (
+        _changes_in_training(layer.self_attn, x, x, x),
+        _changes_in_training(layer.feed_forward, x),
+        _changes_in_training(layer.sublayer1, x, _linear(8)),
+        _changes_in_training(layer.sublayer2, x, _linear(8)),
+    )
+
+
+@PROBES.add
+def decoder_layer_passes_its_dropout_on(m):
+    layer = set_weights(m.DecoderLayer(8, 2, 16, dropout=0.5))
+    x, memory = floats(33, 2, 5, 8), floats(34, 2, 4, 8)
+    return (
+        _changes_in_training(layer.self_attn, x, x, x),
+        _changes_in_training(layer.cross_attn, x, memory, memory),
+        _changes_in_training(layer.feed_forward, x),
+        _changes_in_training(layer.sublayer1, x, _linear(8)),
+        _changes_in_training(layer.sublayer2, x, _linear(8)),
+        _changes_in_training(layer.sublayer3, x, _linear(8)),
+    )
+
+
+@PROBES.add
+def encoder_layer_with_eps_and_relu(m):
+    layer = set_weights(m.EncoderLayer(6, 2, 12, activation="relu", eps=0.5))
+    return layer(_rows(35))
+
+
+@PROBES.add
+def decoder_layer_with_eps_and_relu(m):
+    layer = set_weights(m.DecoderLayer(6, 3, 12, activation="relu", eps=0.5))
+    return layer(_rows(36), floats(37, 2, 4, 6) * 0.1)

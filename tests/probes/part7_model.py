@@ -10,7 +10,7 @@ the parameters' names and shapes.
 import torch
 
 from tests.probes import Probes
-from tests.probes.inputs import error_facts, floats, gradient_norms, set_weights
+from tests.probes.inputs import dropout_facts, error_facts, floats, gradient_norms, set_weights
 
 PROBES = Probes()
 
@@ -155,3 +155,47 @@ def transformer_gradients(m):
 @PROBES.add
 def transformer_in_float32(m):
     return _model(m).float()(SRC, TGT)
+
+
+def _changes_in_training(module, *inputs) -> tuple:
+    module.eval()
+    evaluated = module(*inputs).detach()
+    module.train()
+    trained = module(*inputs).detach()
+    return dropout_facts(trained, evaluated, 0.5), bool(torch.allclose(trained, evaluated))
+
+
+@PROBES.add
+def dropout_reaches_every_stack(m):
+    """With dropout 0.5: the embeddings drop once (every entry 0 or doubled), and every
+    encoder and decoder layer changes in training."""
+    model = _model(m, dropout=0.5)
+    memory = floats(3, 2, 5, 8)
+    return (
+        _changes_in_training(model.encoder.embeddings, SRC),
+        _changes_in_training(model.decoder.embeddings, TGT),
+        _changes_in_training(model.encoder.layers[0], floats(4, 2, 5, 8)),
+        _changes_in_training(model.encoder.layers[1], floats(5, 2, 5, 8)),
+        _changes_in_training(model.decoder.layers[0], floats(6, 2, 4, 8), memory),
+    )
+
+
+@PROBES.add
+def sequences_longer_than_max_len(m):
+    return (
+        error_facts(lambda: _model(m, max_len=4)(SRC, TGT)),
+        error_facts(lambda: _model(m, max_len=4, positional="learned")(SRC, TGT)),
+        _model(m, max_len=5)(SRC, TGT),
+    )
+
+
+@PROBES.add
+def transformer_with_large_eps(m):
+    return _model(m, layer_norm_eps=0.3)(SRC, TGT)
+
+
+@PROBES.add
+def decode_with_a_given_source_mask(m):
+    model = _model(m)
+    given = (SRC != 4)[:, None, None, :]
+    return model.decode(TGT, floats(7, 2, 5, 8), given)

@@ -35,17 +35,62 @@ class TableModel(torch.nn.Module):
         self.tables[:, :, PAD] = -1e4
         self.tables[:, :, BOS] = -1e4
         self.masks: list[torch.Tensor | None] = []
+        self.decode_masks: list[torch.Tensor | None] = []
 
     def encode(self, src, src_mask=None):
         self.masks.append(None if src_mask is None else torch.as_tensor(src_mask).clone())
         return src[:, :1, None].double()
 
     def decode(self, tgt, memory, src_mask=None, tgt_mask=None):
+        mask = None if src_mask is None else torch.as_tensor(src_mask).clone()
+        self.decode_masks.append(mask)
         table = self.tables[memory[:, 0, 0].long()]
         return torch.gather(table, 1, tgt[..., None].expand(-1, -1, table.shape[-1]))
 
 
 SRC = torch.tensor([[0, 4, 5], [1, 3, 0], [2, 0, 0]])
+GIVEN_MASK = (SRC != 4)[:, None, None, :]
+"""A source mask that is not the padding mask: decoding must pass on the one it is given."""
+
+
+def _masks_seen(model: TableModel) -> tuple:
+    """The source masks the model got: at the first encode, the first and the last decode."""
+    decoded = model.decode_masks
+    return model.masks[:1], decoded[:1], decoded[-1:], len(model.masks)
+
+
+def _allowed(logits: torch.Tensor, temperature=1.0, top_k=None, top_p=None, p_first=False):
+    """Which tokens sampling may draw from ``logits`` (the documented order: the temperature,
+    then top-k, then top-p; ``p_first`` swaps the filters)."""
+    logits = logits.double() / temperature
+    filters = [("k", top_k), ("p", top_p)]
+    for kind, value in reversed(filters) if p_first else filters:
+        if value is None:
+            continue
+        if kind == "k":
+            kth = torch.topk(logits, value, dim=-1).values[..., -1:]
+            logits = logits.masked_fill(logits < kth, float("-inf"))
+        else:
+            ordered, order = torch.sort(logits, dim=-1, descending=True)
+            probabilities = torch.softmax(ordered, dim=-1)
+            drop = probabilities.cumsum(-1) - probabilities >= value
+            drop = torch.zeros_like(drop).scatter(-1, order, drop)
+            logits = logits.masked_fill(drop, float("-inf"))
+    return torch.isfinite(logits)
+
+
+def _inside(tokens: torch.Tensor, model: TableModel, allowed: torch.Tensor) -> bool:
+    """Whether every drawn token (up to EOS) is allowed after the token before it, and only
+    padding follows EOS."""
+    for b, row in enumerate(tokens.tolist()):
+        for before, after in itertools.pairwise(row):
+            if before in (EOS, PAD):
+                if after != PAD:
+                    return False
+                continue
+            if not bool(allowed[b, before, after]):
+                return False
+    return True
 
 
 @PROBES.add
@@ -62,6 +107,12 @@ def top_k_of_one_and_of_all(m):
 @PROBES.add
 def top_k_with_leading_dimensions(m):
     return m.top_k_filter(floats(3, 2, 2, 4), 3)
+
+
+@PROBES.add
+def top_k_with_ties(m):
+    logits = torch.tensor([[1.0, 3.0, 3.0, 0.5, 3.0], [2.0, 2.0, 1.0, 0.0, -1.0]])
+    return m.top_k_filter(logits, 2), m.top_k_filter(logits, 1)
 
 
 @PROBES.add
@@ -100,9 +151,10 @@ def greedy_other_tables(m):
 
 @PROBES.add
 def greedy_source_mask(m):
-    model = TableModel(10)
+    model, given = TableModel(10), TableModel(10)
     m.greedy_decode(model, SRC, 4, BOS, EOS, pad_id=3)
-    return model.masks[:1], len(model.masks)
+    m.greedy_decode(given, SRC, 4, BOS, EOS, src_mask=GIVEN_MASK)
+    return _masks_seen(model), _masks_seen(given)
 
 
 @PROBES.add
@@ -129,9 +181,23 @@ def beam_with_length_penalty(m):
 
 @PROBES.add
 def beam_source_mask(m):
-    model = TableModel(15)
-    m.beam_search(model, SRC, 4, BOS, EOS, beam_size=2)
-    return model.masks[:1]
+    model, given = TableModel(15), TableModel(15)
+    m.beam_search(model, SRC, 4, BOS, EOS, beam_size=2, pad_id=3)
+    m.beam_search(given, SRC, 4, BOS, EOS, beam_size=2, src_mask=GIVEN_MASK[:1])
+    return _masks_seen(model), _masks_seen(given)
+
+
+@PROBES.add
+def beams_of_many_tables(m):
+    """Beams that finish at different times, with and without the length penalty."""
+    found = []
+    for seed in range(6):
+        for beam_size, penalty in ((2, 0.0), (3, 1.0), (4, 0.5), (3, 2.0)):
+            model = TableModel(100 + seed, vocab=5 + seed % 2)
+            found.append(
+                m.beam_search(model, SRC, 7, BOS, EOS, beam_size=beam_size, length_penalty=penalty)
+            )
+    return found
 
 
 def _sample(m, seed, **options):
@@ -170,6 +236,51 @@ def sampling_stays_in_the_top_two(m):
                     break
                 inside.append(after in allowed[b, before].tolist())
     return all(inside)
+
+
+@PROBES.add
+def sampling_source_mask(m):
+    model, given = TableModel(18), TableModel(18)
+    m.sample(model, SRC, 4, BOS, EOS, pad_id=3, generator=torch.Generator().manual_seed(0))
+    m.sample(
+        given, SRC, 4, BOS, EOS, src_mask=GIVEN_MASK, generator=torch.Generator().manual_seed(0)
+    )
+    return _masks_seen(model), _masks_seen(given)
+
+
+SETTINGS = (
+    {"temperature": 3.0, "top_p": 0.6},
+    {"temperature": 0.5, "top_p": 0.6},
+    {"temperature": 2.0, "top_k": 3},
+    {"top_k": 2, "top_p": 0.6},
+    {},
+)
+
+
+@PROBES.add
+def sampling_draws_from_the_right_tokens(m):
+    """For each setting, over many seeds: every token is allowed by the documented order
+    (temperature, top-k, top-p); every token is allowed by the filters without the
+    temperature or in the other order; the samples are all greedy's."""
+    model = TableModel(16)
+    greedy = m.greedy_decode(TableModel(16), SRC, 8, BOS, EOS)
+    facts = []
+    for options in SETTINGS:
+        drawn = [_sample(m, 200 + seed, **options) for seed in range(10)]
+        documented = _allowed(model.tables, **options)
+        cold = {**options, "temperature": 1.0}
+        facts.append(
+            (
+                all(_inside(t, model, documented) for t in drawn),
+                all(_inside(t, model, _allowed(model.tables, **cold)) for t in drawn),
+                all(
+                    _inside(t, model, _allowed(model.tables, **options, p_first=True))
+                    for t in drawn
+                ),
+                all(torch.equal(t, greedy) for t in drawn),
+            )
+        )
+    return facts
 
 
 @PROBES.add
