@@ -86,13 +86,14 @@ def probes_of(stem: str) -> list[Probe]:
     return list(module.PROBES)
 
 
-def outcome(probe: Probe, module: Any) -> Any:
+def outcome(probe: Probe, module: Any, seed: int = 0) -> Any:
     """What ``probe`` gives on ``module``, encoded; the student's exceptions are outcomes too.
 
     Errors of the grader's channel to the student's process (a dead or hanging worker) are
-    not outcomes of the code: they propagate, and the caller gives no diagnosis.
+    not outcomes of the code: they propagate, and the caller gives no diagnosis. ``seed``
+    seeds this process's random numbers (the grader's worker has its own).
     """
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     try:
         value = probe.run(module)
     except Exception as error:

@@ -167,3 +167,13 @@ def relative_bias_gradients(m):
 def rotary_keeps_the_input_dtype(m):
     x = floats(16, 2, 4)
     return m.apply_rotary(x.float()), str(m.apply_rotary(x.half()).dtype)
+
+
+@PROBES.add
+def evaluation_is_deterministic(m):
+    x = floats(17, 2, 4, 8)
+    layers = (
+        set_weights(m.PositionalEncoding(8, max_len=6, dropout=0.5)),
+        set_weights(m.LearnedPositionalEmbedding(8, 6, dropout=0.5)),
+    )
+    return [bool(torch.equal(layer(x).detach(), layer(x).detach())) for layer in layers]

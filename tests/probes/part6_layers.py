@@ -268,3 +268,16 @@ def encoder_layer_with_eps_and_relu(m):
 def decoder_layer_with_eps_and_relu(m):
     layer = set_weights(m.DecoderLayer(6, 3, 12, activation="relu", eps=0.5))
     return layer(_rows(36), floats(37, 2, 4, 6) * 0.1)
+
+
+@PROBES.add
+def evaluation_is_deterministic(m):
+    """In evaluation every module gives the same output twice (no dropout left on)."""
+    x, memory = floats(38, 2, 4, 8), floats(39, 2, 3, 8)
+    modules = [
+        (set_weights(m.FeedForward(8, 16, dropout=0.5)), (x,)),
+        (set_weights(m.SublayerConnection(8, dropout=0.5)), (x, _linear(8))),
+        (set_weights(m.EncoderLayer(8, 2, 16, dropout=0.5)), (x,)),
+        (set_weights(m.DecoderLayer(8, 2, 16, dropout=0.5)), (x, memory)),
+    ]
+    return [bool(torch.equal(module(*a).detach(), module(*a).detach())) for module, a in modules]

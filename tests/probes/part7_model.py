@@ -199,3 +199,9 @@ def decode_with_a_given_source_mask(m):
     model = _model(m)
     given = (SRC != 4)[:, None, None, :]
     return model.decode(TGT, floats(7, 2, 5, 8), given)
+
+
+@PROBES.add
+def evaluation_is_deterministic(m):
+    model = _model(m, dropout=0.5)
+    return bool(torch.equal(model(SRC, TGT).detach(), model(SRC, TGT).detach()))
