@@ -247,3 +247,21 @@ def test_a_mistake_of_the_catalogue_is_not_in_the_student_bundle():
     assert not any("/tests/mistakes/" in p for p in shipped)
     assert json.loads((SOLUTIONS.parent / "tests/probes/expected.json").read_text())
     assert mutants.catalogue(RUBRIC.parts[2])
+
+
+def test_batch_ends_with_the_class_table_and_the_similarity_report(tmp_path, capsys):
+    part = RUBRIC.parts[2]
+    mistake = next(m for m in mutants.catalogue(part) if m.name == "no_scaling")
+    folder = tmp_path / "submissions"
+    for name in ("ann", "ben"):
+        shutil.copytree(ASSIGNMENTS, folder / name, ignore=shutil.ignore_patterns("__pycache__"))
+    (folder / "ann" / "qkv.py").write_text(mistake.source, encoding="utf-8")
+    shutil.copy2(SOLUTIONS / "qkv.py", folder / "ben" / "qkv.py")
+    out = tmp_path / "out" / "grades.csv"
+    assert main(["batch", str(folder), "--out", str(out), "--parts", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "part 2     1  no_scaling" in printed
+    rows = list(csv.DictReader((out.parent / "mistakes.csv").open(encoding="utf-8")))
+    assert [(r["mistake"], r["who"]) for r in rows] == [("no_scaling", "ann")]
+    assert (out.parent / "mistakes.png").is_file()
+    assert (out.parent / "similarity.html").is_file()
