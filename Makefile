@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: venv test lint stubs check-stubs mutants fairness score readme figures student-bundle gradescope grade batch gpu-check \
 	demo clean
-.PHONY: datasets train bench-tasks
+.PHONY: datasets train bench-tasks diagnoses similarity
 
 venv: $(STAMP)
 
@@ -75,6 +75,16 @@ grade: $(STAMP)
 batch: $(STAMP)
 	@test -n "$(SUBMISSIONS)" || { echo "make batch needs SUBMISSIONS: make batch SUBMISSIONS=folder-of-submissions JOBS=2" >&2; exit 2; }
 	$(PY) -m autograder batch $(SUBMISSIONS) --out $(or $(OUT),build/grades.csv) --jobs $(or $(JOBS),2)
+
+# The known mistakes' outcomes on the diagnosis probes (tests/probes/expected.json); GRADER=1
+# also diagnoses every mistake through the sandbox, as the grader does.
+diagnoses: $(STAMP)
+	$(PY) -m autograder diagnoses $(if $(PARTS),--parts $(PARTS)) $(if $(GRADER),--grader)
+
+# make similarity SUBMISSIONS=folder: pairs of unusually similar submissions -> build/similarity.html
+similarity: $(STAMP)
+	@test -n "$(SUBMISSIONS)" || { echo "make similarity needs SUBMISSIONS: make similarity SUBMISSIONS=folder-of-submissions" >&2; exit 2; }
+	$(PY) -m autograder similarity $(SUBMISSIONS) --out $(or $(OUT),build/similarity.html)
 
 # One page per part for students, with its key figure (docs/parts/, docs/figures/)
 figures: $(STAMP)

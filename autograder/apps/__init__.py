@@ -10,10 +10,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from autograder.apps import course, demo, gpu, grading, nbgrader, sweeps, tasks
+from autograder.apps import course, demo, gpu, grading, insight, nbgrader, sweeps, tasks
 from autograder.core.assemble import ImplementationError
 
-GROUPS = (course, sweeps, grading, nbgrader, tasks, demo, gpu)
+GROUPS = (course, sweeps, grading, insight, nbgrader, tasks, demo, gpu)
 
 
 class UsageError(Exception):

@@ -59,7 +59,28 @@ def _batch(arguments: argparse.Namespace) -> int:
     )
     print("\n".join(batch.summary(graded, load_rubric())))
     print(f"points per part: {arguments.out}")
+    _insight(arguments, graded)
     return 0
+
+
+def _insight(arguments: argparse.Namespace, graded: list) -> None:
+    """What the class got wrong (the diagnosed mistakes) and, unless told not to, the pairs
+    of unusually similar submissions."""
+    from autograder.apps.insight import summary
+    from autograder.diagnosis import classes, report, similarity
+    from autograder.grader.batch import find_submissions
+
+    table = classes.rows(classes.from_results((g.name, g.data) for g in graded))
+    written = classes.write(table, arguments.out.with_name("mistakes.csv"), len(graded))
+    print("\n".join(classes.lines(table, len(graded))))
+    print(f"diagnosed mistakes: {', '.join(str(p) for p in written)}")
+    if arguments.no_similarity:
+        return
+    submissions = find_submissions(arguments.submissions)
+    _, pairs = similarity.find(submissions)
+    path = report.write(pairs, len(submissions), arguments.out.with_name("similarity.html"))
+    print("\n".join(summary(pairs, len(submissions))))
+    print(f"similar submissions: {path}")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -90,4 +111,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--out", type=Path, default=BUILD / "grades.csv")
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     many.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    many.add_argument(
+        "--no-similarity", action="store_true", help="skip the similar-submissions report"
+    )
     many.set_defaults(run=_batch)

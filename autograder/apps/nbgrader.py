@@ -107,6 +107,9 @@ def _feedback(arguments: argparse.Namespace) -> int:
 def _grades(arguments: argparse.Namespace) -> int:
     out = arguments.out or arguments.course_dir / "grades.csv"
     print(f"wrote {grades.export_grades(arguments.course_dir, out)}")
+    lines, written = grades.export_mistakes(arguments.course_dir, out.with_name("mistakes.csv"))
+    print("\n".join(lines))
+    print(f"wrote {', '.join(str(p) for p in written)}")
     return 0
 
 

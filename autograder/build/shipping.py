@@ -2,7 +2,8 @@
 
 The rule, not a list: the ``autograder/core`` package (and the package's ``__init__``), the
 support modules of ``tests/`` (every ``tests/*.py`` that is not a test of the tooling,
-``test_*.py``) and the visible checks of ``tests/checks/``. Nothing under
+``test_*.py``), the diagnosis probes of ``tests/probes/`` with their ``expected.json``, and
+the visible checks of ``tests/checks/``. Nothing under
 ``tests/hidden``, ``tests/mistakes`` or ``solutions/`` ever ships.
 """
 
@@ -26,6 +27,8 @@ def runtime_files(root: Path = ROOT) -> list[Path]:
     tests = root / "tests"
     files += sorted(p for p in tests.glob("*.py") if not p.name.startswith("test_"))
     files.append(tests / "checks" / "__init__.py")
+    probes = tests / "probes"
+    files += [*_python_files(probes), *sorted(probes.glob("*.json"))]
     return files
 
 

@@ -216,6 +216,7 @@ class NotebookPart:
     Otherwise it prints what failed and Run All goes on to the next check."""
     _namespace: dict[str, Any] = field(default_factory=dict, repr=False)
     _outcomes: dict[str, tuple[bool, str]] = field(default_factory=dict, repr=False)
+    _diagnosed: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- the module the student writes -------------------------------------------------
 
@@ -330,8 +331,20 @@ class NotebookPart:
         verdict = run_check(function, modules)
         self._outcomes[check_id] = (verdict.passed, verdict.message)
         if not verdict.passed:
-            raise failure(f"{check.description}: {verdict.message}")
+            diagnosis = self._diagnosis(modules[self.module])
+            said = f"\n{diagnosis.message}" if diagnosis is not None else ""
+            raise failure(f"{check.description}: {verdict.message}{said}")
         print(f"passed: {check.description} ({check.points:g} point(s))")
+
+    def _diagnosis(self, module: Any) -> Any:
+        """The known mistake the notebook's code makes, probed once per version of its code."""
+        source = self.source()
+        if source not in self._diagnosed:
+            from tests.probes import diagnose
+
+            self._diagnosed.clear()
+            self._diagnosed[source] = diagnose(f"part{self.number}_{self.module}", module)
+        return self._diagnosed[source]
 
     def check(self, check_id: str) -> None:
         """Run the visible check ``check_id`` on the notebook's code.

@@ -17,6 +17,7 @@ import traceback
 from collections import defaultdict
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -37,6 +38,9 @@ from autograder.core.runner import explain
 
 RUBRIC = load_rubric()
 CHECK_FOLDERS = ("tests/checks/", "tests/hidden/")
+DIAGNOSES: dict[int, Any] = {}
+"""Part number -> the known mistake its module makes (None when none matches), once a check
+of the part failed."""
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -137,8 +141,31 @@ def pytest_runtest_makereport(
         fixtures = set(getattr(item, "fixturenames", ()))
         roots = (str(Path(str(item.config.getoption("--impl"))).name),)
         report.longrepr = explain(call.excinfo.value, fixtures, roots)
+        diagnosis = _diagnosis(item)
+        if diagnosis is not None:
+            report.longrepr = f"{report.longrepr}\n\n{diagnosis.message}"
         report.user_properties.append(("files", sorted(_files_in_traceback(call.excinfo.value))))
     return report
+
+
+def _diagnosis(item: pytest.Item) -> Any:
+    """The known mistake the failing check's part makes, probed once per part in this process.
+
+    A wrong earlier part of the student's changes what the probes see, so it hides the
+    diagnosis rather than giving a wrong one.
+    """
+    check = RUBRIC.checks.get(item.name.split("[")[0].removeprefix("test_"))
+    if check is None:
+        return None
+    part = RUBRIC.parts[check.part]
+    if part.number not in DIAGNOSES:
+        module = getattr(item, "funcargs", {}).get(part.module)
+        if module is None:
+            return None
+        from tests.probes import diagnose
+
+        DIAGNOSES[part.number] = diagnose(part.stem, module)
+    return DIAGNOSES[part.number]
 
 
 class ScoreTable:
@@ -198,3 +225,6 @@ class ScoreTable:
             terminalreporter.write_line(line)
         for note in self._notes(passed):
             terminalreporter.write_line(f"note: {note}", yellow=True)
+        for number, diagnosis in sorted(DIAGNOSES.items()):
+            if diagnosis is not None:
+                terminalreporter.write_line(f"part {number}: {diagnosis.message}", yellow=True)

@@ -39,7 +39,14 @@ from autograder.grader.grade import BUDGET_S
 from autograder.grader.submission import prepare
 
 SUFFIXES = (".zip", ".py", ".ipynb")
-GRADER_SOURCES = ("autograder", "solutions", "tests/checks", "tests/hidden", "assignments")
+GRADER_SOURCES = (
+    "autograder",
+    "solutions",
+    "tests/checks",
+    "tests/hidden",
+    "tests/probes",
+    "assignments",
+)
 
 
 def _frame(digest: Any, data: bytes) -> None:
@@ -67,9 +74,11 @@ def content_hash(submission: Path, rubric: Rubric | None = None) -> str:
 
 @cache
 def grader_version() -> str:
-    """SHA-256 of the grader's own code, checks, reference, stubs and rubric."""
+    """SHA-256 of the grader's own code, checks, probes, reference, stubs and rubric (and the
+    probes' expected outcomes: a new diagnosis changes what results say)."""
     digest = hashlib.sha256()
-    files = [ROOT / "rubric.toml"]
+    expected = ROOT / "tests" / "probes" / "expected.json"
+    files = [ROOT / "rubric.toml", *([expected] if expected.is_file() else [])]
     for folder in GRADER_SOURCES:
         files += sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
     for path in files:

@@ -28,6 +28,7 @@ from autograder.core.assemble import REFERENCE, plan
 from autograder.core.rubric import Check, Part, Rubric, load_rubric
 from autograder.core.runner import check_function, run_check
 from autograder.core.shortcuts import find_shortcuts
+from autograder.diagnosis.grading import diagnose_in_sandbox
 from autograder.grader.limits import GRADER_MEMORY_MB, Limits, MemoryBound
 from autograder.grader.results import CheckResult, PartResult, Report
 from autograder.grader.sandbox import Sandbox, SandboxError
@@ -154,6 +155,8 @@ def grade_part(
             result.results.append(
                 CheckResult(check, verdict.passed, verdict.message, verdict.seconds)
             )
+        if load_failure is None and not timeouts and not all(r.passed for r in result.results):
+            result.diagnosis = diagnose_in_sandbox(box, part, deadline)
     return result
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from autograder.core.rubric import Check, Part
+from tests.probes import Diagnosis
 
 VISIBILITY = {"visible": "visible", "hidden": "after_due_date"}
 MAX_TEXT = 4000
@@ -54,13 +55,15 @@ class PartResult:
     """The verdicts of one part, and what kept the part from being graded, if anything.
 
     ``warnings`` are for the instructor only (protections the sandbox could not apply, the
-    grader's own failures): they may name the grader's folders.
+    grader's own failures): they may name the grader's folders. ``diagnosis`` is the known
+    mistake the part's code makes, when exactly one matches every probe.
     """
 
     part: Part
     results: list[CheckResult] = field(default_factory=list)
     problem: str | None = None
     warnings: list[str] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
 
     @property
     def score(self) -> float:
@@ -93,6 +96,10 @@ def _test_entry(part: PartResult, index: int, result: CheckResult, limit: int) -
     output = result.message if not result.passed else "passed"
     if part.problem and not result.passed:
         output = part.problem
+    extra: dict[str, Any] = {"check": check.id, "part": part.part.number}
+    if part.diagnosis is not None and not result.passed:
+        output = f"{part.diagnosis.message}\n\n{output}"
+        extra["diagnosis"] = part.diagnosis.name
     return {
         "name": f"part {part.part.number} · {check.id}: {prefix}{check.description}",
         "number": f"{part.part.number}.{index}",
@@ -103,7 +110,7 @@ def _test_entry(part: PartResult, index: int, result: CheckResult, limit: int) -
         "visibility": VISIBILITY[check.visibility],
         "status": "passed" if result.passed else "failed",
         "tags": [f"part{part.part.number}", part.part.module],
-        "extra_data": {"check": check.id, "part": part.part.number},
+        "extra_data": extra,
     }
 
 
@@ -147,7 +154,8 @@ def _results(report: Report, limit: int) -> dict[str, Any]:
                 "output": cap("\n".join(report.warnings), limit),
                 "visibility": "hidden",
                 "status": "failed",
-                "extra_data": {"warnings": len(report.warnings)},
+                # Not a check: tools that read extra_data.check find None.
+                "extra_data": {"check": None, "part": None, "warnings": len(report.warnings)},
             }
         )
     return {

@@ -117,6 +117,17 @@ def export_grades(course_dir: Path, target: Path) -> Path:
     return target
 
 
+def export_mistakes(course_dir: Path, target: Path) -> tuple[list[str], tuple[Path, Path]]:
+    """The diagnosed mistakes of the class, read from the autograded notebooks, as a table
+    (printed lines), a CSV (``target``) and a bar chart beside it."""
+    from autograder.diagnosis import classes
+
+    autograded = require_course(course_dir) / "autograded"
+    found = classes.from_notebooks(autograded) if autograded.is_dir() else {}
+    table = classes.rows(found)
+    return classes.lines(table, len(found)), classes.write(table, target, len(found))
+
+
 def check_scores(course_dir: Path) -> dict[tuple[str, str], dict[str, float]]:
     """(assignment, student) -> {check id: auto score}, read from the gradebook.
 
