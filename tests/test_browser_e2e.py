@@ -589,7 +589,9 @@ def test_formgrader_shows_the_assignments_and_the_students(browser, instructor_l
     )
     browser.save_screenshot(str(SHOTS / "formgrader-students.png"))
     assert [n for n in NAMES if any(row.startswith(n) for row in names)] == list(NAMES), names
-    assert not any("None" in row for row in names), names
+    # Rows are "Lovelace, Ada ada ...": the roster's names and ids (no email: nbgrader says None).
+    assert not any(row.startswith("None") for row in names), names
+    assert sorted(row.split()[2] for row in names) == ["ada", "alan", "grace"], names
 
 
 # -- the feedback ---------------------------------------------------------------------------
