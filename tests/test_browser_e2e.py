@@ -374,11 +374,12 @@ return Array.from(document.querySelectorAll(arguments[0] + ' .jp-CodeCell'))
     prompt: (cell.querySelector('.jp-InputArea-prompt') || {}).innerText || '',
     source: (cell.querySelector('.cm-content') || {}).innerText || '',
     output: (cell.querySelector('.jp-OutputArea') || {}).innerText || '',
+    images: cell.querySelectorAll('.jp-OutputArea img').length,
   }));
 """
 
 
-def _cells(driver) -> list[dict[str, str]]:
+def _cells(driver) -> list[dict[str, Any]]:
     return driver.execute_script(CELLS_JS, PANEL)
 
 
@@ -437,18 +438,20 @@ def _run_all(driver, lab: Server, path: str, shot: str) -> list[dict[str, str]]:
     return _wait(f"Run All in {path}", finished, RUN_ALL_S, driver, shot)
 
 
-def _scroll_to(driver, text: str) -> None:
-    """Scroll the first code cell whose source contains ``text`` to the top of the view."""
+def _scroll_to(driver, text: str, where: str = ".cm-content") -> None:
+    """Scroll the first code cell with ``text`` in ``where`` (its source) to the top."""
     driver.execute_script(
         """
         for (const cell of document.querySelectorAll(arguments[1] + ' .jp-CodeCell')) {
-          if (cell.querySelector('.cm-content').innerText.includes(arguments[0])) {
+          const part = cell.querySelector(arguments[2]);
+          if (part && part.innerText.includes(arguments[0])) {
             cell.scrollIntoView({block: 'start'}); return;
           }
         }
         """,
         text,
         PANEL,
+        where,
     )
     time.sleep(0.5)
 
@@ -470,11 +473,16 @@ def test_run_all_with_the_reference_code_gives_full_points(browser, student_lab,
     _open_notebook(browser, student_lab, path, "part1")
     browser.save_screenshot(str(SHOTS / "part1-opened.png"))
     cells = _run_all(browser, student_lab, path, "part1")
+    _scroll_to(browser, "plt.show()")
+    browser.save_screenshot(str(SHOTS / "part1-example.png"))
     _scroll_to(browser, "notebook.check(")
     browser.save_screenshot(str(SHOTS / "part1-checks.png"))
     _scroll_to(browser, "notebook.summary()")
     browser.save_screenshot(str(SHOTS / "part1-total.png"))
 
+    for cell in cells:
+        if "plt.show()" in cell["source"]:
+            assert cell["images"] == 1, f"no figure under\n{cell['source']}\n{cell['output']}"
     checks = _check_cells(cells)
     assert len(checks) == len(RUBRIC.checks_of(1, include_hidden=False))
     for check in checks:
@@ -494,6 +502,9 @@ def test_run_all_goes_on_past_an_unwritten_function(browser, student_lab, course
     missing = re.search(r"^def (\w+)", first, re.MULTILINE).group(1)
     _open_notebook(browser, student_lab, path, "part2")
     cells = _run_all(browser, student_lab, path, "part2")
+    # The worked example fails first, and says why.
+    _scroll_to(browser, "NotImplementedError", where=".jp-OutputArea")
+    browser.save_screenshot(str(SHOTS / "part2-example.png"))
     _scroll_to(browser, "notebook.check(")
     browser.save_screenshot(str(SHOTS / "part2-checks.png"))
     _scroll_to(browser, "notebook.summary()")
@@ -589,7 +600,9 @@ def test_formgrader_shows_the_assignments_and_the_students(browser, instructor_l
     )
     browser.save_screenshot(str(SHOTS / "formgrader-students.png"))
     assert [n for n in NAMES if any(row.startswith(n) for row in names)] == list(NAMES), names
-    assert not any("None" in row for row in names), names
+    # Rows are "Lovelace, Ada ada ...": the roster's names and ids (no email: nbgrader says None).
+    assert not any(row.startswith("None") for row in names), names
+    assert sorted(row.split()[2] for row in names) == ["ada", "alan", "grace"], names
 
 
 # -- the feedback ---------------------------------------------------------------------------
