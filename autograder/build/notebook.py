@@ -205,7 +205,7 @@ def build_notebook(
             "checks-heading",
         )
     )
-    save = "# Saves your code cells above as a module, for the later parts.\nnotebook.save()"
+    save = "# Saves your code cells above as a module, for the later parts.\nnotebook.save();"
     cells.append(_code(save, "save", _nbgrader("save", grade=False, solution=False, locked=True)))
     hidden_count = 0
     for check in rubric.checks_of(part.number):
