@@ -365,8 +365,8 @@ def expect_dropout_once(noisy: torch.Tensor, clean: torch.Tensor, p: float, what
     )
 
 
-@given(inputs=model_inputs())
-def test_model_eval_is_deterministic_and_dropout_trains(model, device, inputs):
+@given(inputs=model_inputs(), side=st.sampled_from(["encoder", "decoder"]))
+def test_model_eval_is_deterministic_and_dropout_trains(model, device, inputs, side):
     config, weight_seed, src, tgt = inputs
     weights = documented_weights(config, weight_seed)
     p = 0.5
@@ -386,14 +386,13 @@ def test_model_eval_is_deterministic_and_dropout_trains(model, device, inputs):
     torch.manual_seed(1)
     # 4 * 16 * d_model entries: the chance that dropout keeps them all is below 2^-256.
     generator = torch.Generator().manual_seed(weight_seed)
-    for side, vocab in (("encoder", "src_vocab_size"), ("decoder", "tgt_vocab_size")):
-        tokens = torch.randint(config[vocab], (4, config["max_len"]), generator=generator)
-        tokens = tokens.to(device)
-        embeddings = transformer.get_submodule(f"{side}.embeddings")
-        embeddings.eval()
-        clean = harness.tensor(embeddings(tokens), f"the {side}'s embeddings")
-        embeddings.train()
-        expect_dropout_once(embeddings(tokens), clean, p, f"the {side}'s embeddings")
+    vocab = config["src_vocab_size" if side == "encoder" else "tgt_vocab_size"]
+    tokens = torch.randint(vocab, (4, config["max_len"]), generator=generator).to(device)
+    embeddings = transformer.get_submodule(f"{side}.embeddings")
+    embeddings.eval()
+    clean = harness.tensor(embeddings(tokens), f"the {side}'s embeddings")
+    embeddings.train()
+    expect_dropout_once(embeddings(tokens), clean, p, f"the {side}'s embeddings")
     # The layers must get the dropout too. With every embedding table zero the embeddings
     # give exactly 0, whatever their own dropout, so two train-mode passes can differ only
     # through the layers: the encoder's (through the memory) or the decoder's.
@@ -410,11 +409,10 @@ def test_model_eval_is_deterministic_and_dropout_trains(model, device, inputs):
         f"with dropout={p}, train mode and all-zero embeddings, two calls of encode give the "
         "same memory: the encoder layers should get the config's dropout",
     )
-    layered.eval()
-    memory = harness.tensor(layered.encode(src), "encode(src)")
-    layered.train()
     passes = [
-        harness.tensor(layered.decode(tgt, memory, (src != PAD)[:, None, None, :]), "the logits")
+        harness.tensor(
+            layered.decode(tgt, memories[0], (src != PAD)[:, None, None, :]), "the logits"
+        )
         for _ in range(2)
     ]
     harness.expect(
@@ -473,7 +471,7 @@ def expected_parameters(config: dict) -> int:
 def test_model_parameter_count(model, device, inputs):
     config, weight_seed, src, tgt = inputs
     weights = documented_weights(config, weight_seed)
-    transformer = model.Transformer(model.TransformerConfig(**config))
+    transformer = build(model, config, weights, device)
     count = sum(harness.tensor(p, name).numel() for name, p in transformer.named_parameters())
     expected = expected_parameters(config)
     harness.expect(
@@ -482,7 +480,6 @@ def test_model_parameter_count(model, device, inputs):
         f"(embeddings, layers, two final LayerNorms and the generator)",
     )
     # The count alone would reward a constructor that only builds the layers.
-    transformer = build(model, config, weights, device)
     expect_documented(
         transformer(src.to(device), tgt.to(device)),
         weights,
@@ -521,8 +518,8 @@ def test_embeddings_scale_tokens_and_add_positions(model, device, config, seed):
     )
 
 
-@given(config=configs(max_len=6), seed=strategies.SEEDS)
-def test_model_enforces_max_len(model, device, config, seed):
+@given(config=configs(max_len=6), seed=strategies.SEEDS, side=st.sampled_from(["source", "target"]))
+def test_model_enforces_max_len(model, device, config, seed, side):
     max_len = config["max_len"]
     weights = documented_weights(config, seed)
     transformer = build(model, config, weights, device)
@@ -537,17 +534,14 @@ def test_model_enforces_max_len(model, device, config, seed):
         tgt[:, :max_len],
         f"the logits of a source and a target of exactly max_len={max_len} tokens",
     )
-    for what, pair in (
-        (f"a source of {max_len + 1} tokens", (src, tgt[:, :max_len])),
-        (f"a target of {max_len + 1} tokens", (src[:, :max_len], tgt)),
-    ):
-        harness.expect_raises(
-            ValueError,
-            transformer,
-            *(tokens.to(device) for tokens in pair),
-            mentions=("max_len",),
-            what=f"Transformer(src, tgt) with {what} (max_len={max_len})",
-        )
+    pair = (src, tgt[:, :max_len]) if side == "source" else (src[:, :max_len], tgt)
+    harness.expect_raises(
+        ValueError,
+        transformer,
+        *(tokens.to(device) for tokens in pair),
+        mentions=("max_len",),
+        what=f"Transformer(src, tgt) with a {side} of {max_len + 1} tokens (max_len={max_len})",
+    )
 
 
 @pytest.mark.contract
