@@ -29,8 +29,9 @@ the recipe and the seed only, not on the machine, so a rerun gives the same numb
 examples and seconds to 99% are reported too; seconds depend on the machine. A recipe whose
 median run does not reach 99% within its budget is "not reached" and ranks nowhere. Each
 task's budget (:data:`TASKS`) is a compute limit the recipe must fit before anything is
-trained, sized so that every seed of the largest recipe it allows finishes within
-:data:`WALL_S` on half a CPU.
+trained; the wall-clock limit :data:`WALL_S` is kept aside from the submission's budget, and
+a seed still training when it ends counts as not reached (docs/benchmarks.md has the
+measured times).
 """
 
 from __future__ import annotations
@@ -59,9 +60,9 @@ SEEDS = (0, 1, 2)
 """The seeds every recipe is trained with (an odd count, so the median is one run's)."""
 TARGET = 0.99
 """Exact match on the held-out set that ends a run."""
-WALL_S = 200.0
+WALL_S = 240.0
 """Wall-clock seconds the whole speedrun of one submission may take (all seeds)."""
-MAX_EVALUATIONS = 10
+MAX_EVALUATIONS = 8
 """Evaluations per run at most: a tiny batch evaluates less often than every interval."""
 MEMORY_MB = 3072
 """Address space of a training process beyond what it maps at start."""
