@@ -42,6 +42,7 @@ TRIALS = (
     "reverse",
     "reverse+digit-positions",
     "reverse+digit-positions+offsets",
+    "reverse+digit-positions+widths",
     "reverse+digit-positions+offsets+widths",
 )
 MAX_OFFSET = 12
