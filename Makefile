@@ -121,6 +121,12 @@ bench-grader: $(STAMP)
 
 bench: bench-tasks bench-grader
 
+# The course's code against the textbook's (dldna 0.1.6, in build/textbook-venv), seed by
+# seed and task by task: steps, seconds and the speed-up (docs/benchmarks.md).
+.PHONY: bench-seed
+bench-seed: $(STAMP)
+	$(PY) -m benchmarks.seed $(if $(SEEDS),--seeds $(SEEDS)) $(if $(TASKS),--tasks $(TASKS))
+
 clean:
 	rm -rf build .pytest_cache .hypothesis
 

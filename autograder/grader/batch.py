@@ -35,6 +35,7 @@ from tqdm import tqdm
 
 from autograder.core.paths import ROOT
 from autograder.core.rubric import Rubric, load_rubric
+from autograder.grader import speedrun
 from autograder.grader.grade import BUDGET_S
 from autograder.grader.submission import prepare
 
@@ -224,17 +225,20 @@ def run_batch(
 
 
 def write_csv(graded: list[Graded], out_csv: Path, rubric: Rubric) -> None:
-    """One row per submission: total, the points of every part, and why if it failed."""
+    """One row per submission: total, the points of every part, why if it failed, and the
+    part 9 speedrun's medians (:data:`~autograder.grader.speedrun.CSV_HEADER`)."""
     out_csv.parent.mkdir(parents=True, exist_ok=True)
     with out_csv.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["submission", "total", *(f"part{n}" for n in rubric.parts), "problem"])
+        header = ["submission", "total", *(f"part{n}" for n in rubric.parts), "problem"]
+        writer.writerow([*header, *speedrun.CSV_HEADER])
         for entry in graded:
             points = entry.part_points()
             writer.writerow(
                 [entry.name, f"{float(entry.data.get('score', 0.0)):g}"]
                 + [f"{points.get(n, 0):g}" for n in rubric.parts]
                 + [entry.failed]
+                + speedrun.csv_fields(entry.data)
             )
 
 

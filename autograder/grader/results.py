@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autograder.core.rubric import Check, Part
 from tests.probes import Diagnosis
+
+if TYPE_CHECKING:
+    from autograder.grader.speedrun import Speedrun
 
 VISIBILITY = {"visible": "visible", "hidden": "after_due_date"}
 MAX_TEXT = 4000
@@ -77,6 +80,8 @@ class Report:
     parts: list[PartResult]
     seconds: float
     problems: list[str] = field(default_factory=list)
+    speedrun: Speedrun | None = None
+    """Part 9's speedrun, when the submission has a recipe (a leaderboard entry, no points)."""
 
     @property
     def score(self) -> float:
@@ -158,13 +163,18 @@ def _results(report: Report, limit: int) -> dict[str, Any]:
                 "extra_data": {"check": None, "part": None, "warnings": len(report.warnings)},
             }
         )
-    return {
+    data = {
         "score": round(report.score, 4),
         "execution_time": round(report.seconds, 2),
         "output": cap("\n".join(lines), 4 * MAX_TEXT),
         "stdout_visibility": "hidden",
         "tests": tests,
     }
+    if report.speedrun is not None:
+        tests.append(report.speedrun.test_entry())
+        if report.speedrun.leaderboard():
+            data["leaderboard"] = report.speedrun.leaderboard()
+    return data
 
 
 def gradescope(report: Report) -> dict[str, Any]:

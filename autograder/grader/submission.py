@@ -35,6 +35,8 @@ MAX_FILES = 2000
 MAX_NAME_BYTES = 200
 """The longest file name component kept (file systems refuse more than 255 bytes)."""
 MAX_PROBLEMS = 50
+SPEEDRUN = "speedrun.toml"
+"""The part 9 speedrun's recipe (:mod:`autograder.grader.speedrun`): kept beside the modules."""
 GIVEN = tuple(sorted(p.stem for p in ASSIGNMENTS.glob("*.py") if not p.stem.startswith("__")))
 """The course's modules (parts and given ones) whose imports a notebook writes plainly."""
 
@@ -194,6 +196,10 @@ def prepare(submission: Path, scratch: Path, rubric: Rubric) -> Prepared:
             path = source / f"{module}.py"
             if path.is_file():
                 shutil.copyfile(path, destination / path.name)
+    for folder in (source, raw):
+        if (folder / SPEEDRUN).is_file():
+            shutil.copyfile(folder / SPEEDRUN, destination / SPEEDRUN)
+            break
     if not any(destination.iterdir()):
         prepared.note(
             "no part module was found (expected files such as qkv.py, or the part notebooks)"
