@@ -25,6 +25,7 @@ records.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -86,15 +87,18 @@ def _timed(command: list[str]) -> float:
     return time.perf_counter() - start
 
 
-def time_isolation(rounds: int, out: Path) -> list[tuple[float, float]]:
-    """``(in-process s, isolated s)`` per round: ``score`` and ``grade`` of the reference."""
+def time_isolation(rounds: int, out: Path) -> list[tuple[float, float, float]]:
+    """``(in-process s, isolated s, isolated score)`` per round: ``score`` and ``grade`` of
+    the reference (the score says the grade really ran: a grader that refuses to grade on a
+    machine where it cannot protect itself is fast and scores 0)."""
     score = [sys.executable, "-m", "autograder", "score", "solutions"]
     isolated = [sys.executable, "-m", "autograder", "grade", "solutions", "--out"]
     pairs = []
     for index in range(rounds):
         in_process = _timed(score)
-        graded = _timed([*isolated, str(out / f"results-{index}.json")])
-        pairs.append((in_process, graded))
+        results = out / f"results-{index}.json"
+        graded = _timed([*isolated, str(results)])
+        pairs.append((in_process, graded, json.loads(results.read_text())["score"]))
     return pairs
 
 
@@ -155,13 +159,14 @@ def main(argv: list[str] | None = None) -> None:
     if not args.skip_isolation:
         with tempfile.TemporaryDirectory(prefix="bench-isolation-") as scratch:
             pairs = time_isolation(args.rounds, Path(scratch))
-        ratios = [graded / in_process for in_process, graded in pairs]
+        ratios = [graded / in_process for in_process, graded, _ in pairs]
         median = statistics.median(ratios)
         verdict = "meets" if median <= ISOLATION_TARGET else "MISSES"
         summary.append("isolation cost, reference, every part, one torch thread, same run:")
         summary += [
-            f"  round {i + 1}: in-process score {a:.1f} s, isolated grade {b:.1f} s, {b / a:.2f}x"
-            for i, (a, b) in enumerate(pairs)
+            f"  round {i + 1}: in-process score {a:.1f} s, isolated grade {b:.1f} s "
+            f"({points:g} points), {b / a:.2f}x"
+            for i, (a, b, points) in enumerate(pairs)
         ]
         summary.append(f"  median {median:.2f}x, {verdict} the {ISOLATION_TARGET}x target")
     if not args.skip_batch:
