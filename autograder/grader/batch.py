@@ -76,10 +76,12 @@ def content_hash(submission: Path, rubric: Rubric | None = None) -> str:
 @cache
 def grader_version() -> str:
     """SHA-256 of the grader's own code, checks, probes, reference, stubs and rubric (and the
-    probes' expected outcomes: a new diagnosis changes what results say)."""
+    probes' expected outcomes: a new diagnosis changes what results say; and the task
+    recipes, which the speedrun's training fills in)."""
     digest = hashlib.sha256()
     expected = ROOT / "tests" / "probes" / "expected.json"
-    files = [ROOT / "rubric.toml", *([expected] if expected.is_file() else [])]
+    recipes = sorted((ROOT / "recipes").glob("*.toml"))
+    files = [ROOT / "rubric.toml", *([expected] if expected.is_file() else []), *recipes]
     for folder in GRADER_SOURCES:
         files += sorted(p for p in (ROOT / folder).rglob("*.py") if "__pycache__" not in p.parts)
     for path in files:
