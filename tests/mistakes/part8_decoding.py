@@ -175,13 +175,8 @@ MISTAKES = [
         "beam_length_counts_padding",
         NORMALISED,
         "    normalised = scores.reshape(-1) / tokens.shape[1] ** length_penalty\n",
-        "the length in the length penalty is the tensor's length, padding included",
-    ),
-    edit(
-        "beam_returns_the_first_beam",
-        "    best = normalised.reshape(batch, beam_size).argmax(dim=-1)\n",
-        "    best = torch.zeros(batch, dtype=torch.long, device=device)\n",
-        "beam search returns the beam with the best raw score, ignoring the length penalty",
+        "the length penalty divides every beam by the same length (the tensor's, padding "
+        "included), so beam search returns the beam with the best raw score",
     ),
     edit(
         "beam_memory_repeated_not_interleaved",
