@@ -235,8 +235,17 @@ def documented_inputs(draw):
     tgt = tgt[torch.arange(batch) % tgt.shape[0]]
     masks = {}
     if draw(st.booleans()):
-        masks["src_mask"] = draw(strategies.masks((batch, 1, 1, src.shape[1]), False))
-        masks["src_mask"] = masks["src_mask"].expand(batch, 1, 1, -1)
+        given = draw(strategies.masks((batch, 1, 1, src.shape[1]), False))
+        given = given.expand(batch, 1, 1, src.shape[1]).clone()
+        # In the row with the most real tokens the given mask shows the first and hides the
+        # last, which the padding mask shows: a model that builds its own mask is seen.
+        real = (src != PAD).sum(dim=1)
+        row = int(real.argmax())
+        positions = (src[row] != PAD).nonzero().flatten()
+        if len(positions) >= 2:
+            given[row, 0, 0, positions[0]] = True
+            given[row, 0, 0, positions[-1]] = False
+        masks["src_mask"] = given
     if draw(st.booleans()):
         masks["tgt_mask"] = draw(strategies.masks((batch, 1, tgt.shape[1], tgt.shape[1]), False))
     return config, draw(strategies.SEEDS), src, tgt, masks
