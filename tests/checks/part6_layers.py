@@ -388,42 +388,46 @@ def layer_inputs(draw) -> LayerCase:
     )
 
 
+def _torch_layer(cls: type, attention: dict, d: int, heads: int, d_ff: int, state: dict, **kw):
+    """A torch Transformer layer (Pre-LN, batch first, eval mode, float64, CPU) with
+    ``state`` loaded; ``attention`` maps our attention names to torch's."""
+    reference = cls(d, heads, d_ff, dropout=0.0, batch_first=True, norm_first=True, **kw)
+    load_torch_layer(reference, state, attention, len(attention) + 1)
+    return reference.double().eval()
+
+
 def torch_encoder_layer(
     d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu", eps: float = 1e-5
 ):
-    """``torch.nn.TransformerEncoderLayer`` (Pre-LN, batch first, eval mode, float64, CPU)."""
-    reference = torch.nn.TransformerEncoderLayer(
+    """``torch.nn.TransformerEncoderLayer`` loaded with ``state`` (see :func:`_torch_layer`)."""
+    attention = {"self_attn": "self_attn"}
+    return _torch_layer(
+        torch.nn.TransformerEncoderLayer,
+        attention,
         d,
         heads,
         d_ff,
-        dropout=0.0,
+        state,
         activation=activation,
         layer_norm_eps=eps,
-        batch_first=True,
-        norm_first=True,
     )
-    load_torch_layer(reference, state, {"self_attn": "self_attn"}, 2)
-    return reference.double().eval()
 
 
 def torch_decoder_layer(
     d: int, heads: int, d_ff: int, state: dict, activation: str = "gelu", eps: float = 1e-5
 ):
-    """``torch.nn.TransformerDecoderLayer`` (Pre-LN, batch first, eval mode, float64, CPU)."""
-    reference = torch.nn.TransformerDecoderLayer(
+    """``torch.nn.TransformerDecoderLayer`` loaded with ``state`` (see :func:`_torch_layer`)."""
+    attention = {"self_attn": "self_attn", "cross_attn": "multihead_attn"}
+    return _torch_layer(
+        torch.nn.TransformerDecoderLayer,
+        attention,
         d,
         heads,
         d_ff,
-        dropout=0.0,
+        state,
         activation=activation,
         layer_norm_eps=eps,
-        batch_first=True,
-        norm_first=True,
     )
-    load_torch_layer(
-        reference, state, {"self_attn": "self_attn", "cross_attn": "multihead_attn"}, 3
-    )
-    return reference.double().eval()
 
 
 def causal_mask(length: int) -> torch.Tensor:
