@@ -18,3 +18,12 @@ def commit() -> str:
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
+
+
+def publish(report: str, name: str) -> None:
+    """Print ``report`` and keep it in ``runs/<name>.md``."""
+    print("\n" + report)
+    out = ROOT / "runs" / f"{name}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(report + "\n", encoding="utf-8")
+    print(f"\nwritten to {out.relative_to(ROOT)}")

@@ -35,7 +35,7 @@ import sysconfig
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import commit
+from benchmarks import commit, publish
 from benchmarks.tasks import run_in_own_process
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,12 +121,7 @@ def main() -> None:
             f"{ours['steps']} | {ours['seconds']:.1f} s | {speedup:.1f}x | "
             f"{int(theirs['steps']) / int(ours['steps']):.1f}x |"
         )
-    report = "\n".join(lines)
-    print("\n" + report)
-    out = ROOT / "runs" / "bench-seed.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report + "\n", encoding="utf-8")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    publish("\n".join(lines), "bench-seed")
 
 
 if __name__ == "__main__":

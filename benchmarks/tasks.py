@@ -24,7 +24,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks import commit
+from benchmarks import commit, publish
 from solutions import recipes, tasks, training
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,12 +127,7 @@ def main() -> None:
                     f"\n{r['task']} seed {r['seed']} on {digits}-digit operands: "
                     f"{r[f'{digits}-digit']}"
                 )
-    report = "\n".join(lines)
-    print("\n" + report)
-    out = ROOT / "runs" / "bench-tasks.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report + "\n", encoding="utf-8")
-    print(f"\nwritten to {out.relative_to(ROOT)}")
+    publish("\n".join(lines), "bench-tasks")
 
 
 if __name__ == "__main__":
