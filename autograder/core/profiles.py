@@ -7,6 +7,11 @@ submission always gets the same result and a slow machine never fails a correct 
 A ``@given`` test keeps the settings that were current when it was decorated, so loading a
 profile after the check modules are imported changes nothing. :func:`configured` applies
 settings (and a seed) to one check for one run, whatever was current at import.
+
+Importing this module also stops hypothesis from mixing constants found in loaded local
+modules into its draws (see :func:`_draw_no_local_constants`): otherwise the examples of a
+derandomized check depend on which files happen to be imported, which differs between pytest,
+the notebooks and the grader, and between two students' code.
 """
 
 from __future__ import annotations
@@ -16,6 +21,29 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
+from hypothesis.internal.conjecture import providers
+from hypothesis.internal.constants_ast import Constants
+
+
+def _draw_no_local_constants() -> None:
+    """Make hypothesis' default provider see no constants from local modules.
+
+    Hypothesis (6.170, pinned in requirements.txt) collects every int, float and string literal
+    of each imported module outside site-packages and the standard library, and with
+    probability 0.05 per choice draws one of them instead of a random value. The student's own
+    module is such a module (as are the notebook's cells and the grader's files), so the same
+    check drew different examples under pytest, in a notebook and in the grader, and a
+    student's literals could steer which examples a check tries. With the pool empty the draws
+    depend only on the check and the seed; hypothesis' built-in constants stay in use.
+    ``tests/test_fairness.py`` proves the draws no longer depend on what is loaded.
+    """
+    empty = Constants()
+    providers._get_local_constants = lambda: empty
+    # Pools computed before this call would still hold local constants.
+    providers.CONSTANTS_CACHE.cache.clear()
+
+
+_draw_no_local_constants()
 
 _QUIET = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 # No "explain" phase: its report names lines of the checks, which hidden checks must not show.
