@@ -1,8 +1,17 @@
 """Length generalisation of addition: which levers carry a 3-digit model to 4 and 5 digits.
 
 A trial trains the course's ``addition`` model (operands of 3 digits, the recipe's sizes and
-settings) and scores it by greedy exact match on the frozen 3-, 4- and 5-digit sets
-(``addition``, ``addition-4digits``, ``addition-5digits``). The levers:
+settings) and scores it by greedy exact match and per-digit accuracy at every operand length
+from 1 to 6 digits (both operands of that length, zero-padded, the sum one digit longer):
+
+- 3, 4 and 5 digits: the frozen sets ``addition`` (the task's held-out set, never trained
+  on), ``addition-4digits`` and ``addition-5digits`` (``datasets/``, see the recipe);
+- 1, 2 and 6 digits: generated here, deterministically (:func:`generated_set`): every one of
+  the 100 one-digit sums, and 1,000 distinct sums of 2 and of 6 digits drawn with
+  ``random.Random(GENERATED_SEED + digits)``. The trials that train on mixed widths train on
+  1- and 2-digit sums too, so for them these two sets are not held out.
+
+The levers:
 
 - ``reverse``: the sum is written least significant digit first, so each output digit
   depends only on digits already seen and the carry;
@@ -17,7 +26,16 @@ settings) and scores it by greedy exact match on the frozen 3-, 4- and 5-digit s
   of being always after the fourth digit.
 
     python -m benchmarks.length --trial reverse --steps 1500
-    python -m benchmarks.length --trial reverse+digit-positions+offsets --steps 1500
+    python -m benchmarks.length --trial reverse+digit-positions+offsets --steps 1500 \
+        --out build/length/reverse+digit-positions+offsets-seed0.json
+    python -m benchmarks.length --trial baseline --recipe    # and time the course's recipe
+    python -m benchmarks.length --figure                     # docs/figures/part9-length.png
+
+``--recipe`` also trains the course's own 3-digit recipe to 99% (as ``make bench-tasks``
+does), once before and once after the trial in the same process, and records the ratio of
+the trial's training time to the recipe's: a ratio measured side by side holds on a loaded
+machine where absolute seconds do not. ``--figure`` draws exact match against operand length
+from the measured results kept in ``benchmarks/results/length.json`` (it trains nothing).
 
 This is a measurement harness: the course's model keeps its own positions; the trials swap
 the model's embedding modules for :class:`DigitPositions` from the outside.
@@ -29,12 +47,17 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import random
 import time
+from datetime import UTC, datetime
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from benchmarks import ROOT, commit
+from benchmarks import tasks as bench_tasks
 from solutions import positional, tasks, training
 
 TRIALS = (
@@ -109,7 +132,35 @@ def mixed_widths(rng: random.Random) -> tasks.Example:
     return tasks.addition_example(rng.randint(0, top), rng.randint(0, top), digits)
 
 
+LENGTHS = (1, 2, 3, 4, 5, 6)
+FROZEN = {3: "addition", 4: "addition-4digits", 5: "addition-5digits"}
+"""Operand lengths with a frozen set in ``datasets/``, and its name."""
+GENERATED_SEED = 1600
+GENERATED_COUNT = 1000
+RESULTS = ROOT / "benchmarks" / "results" / "length.json"
+FIGURE = ROOT / "docs" / "figures" / "part9-length.png"
+TRAINED = {"widths": (1, 3), "": (3, 3)}
+"""Operand lengths trained on: 1 to 3 with the ``widths`` lever, else 3 only."""
+
+
+def generated_set(digits: int) -> list[tasks.Example]:
+    """Distinct sums of two ``digits``-digit operands (every one when there are fewer than
+    ``GENERATED_COUNT``), drawn with ``random.Random(GENERATED_SEED + digits)``."""
+    top = 10**digits - 1
+    count = min(GENERATED_COUNT, (top + 1) ** 2)
+    generate = tasks.addition_generator(digits, top)
+    return tasks.draw_distinct(generate, count, GENERATED_SEED + digits)
+
+
+def length_set(digits: int) -> tuple[str, list[tasks.Example]]:
+    """The examples scored at operand length ``digits`` and where they come from."""
+    if digits in FROZEN:
+        return f"frozen {FROZEN[digits]}", tasks.load_eval_set(FROZEN[digits])
+    return f"generated, seed {GENERATED_SEED + digits}", generated_set(digits)
+
+
 def trial(name: str, steps: int, seed: int) -> dict[str, object]:
+    """Train the model of trial ``name`` for ``steps`` steps and score it at every length."""
     task = tasks.make_task("addition", reverse="reverse" in name)
     if "widths" in name:
         task = dataclasses.replace(task, generate=mixed_widths)
@@ -128,10 +179,102 @@ def trial(name: str, steps: int, seed: int) -> dict[str, object]:
     result: dict[str, object] = {"trial": name, "seed": seed, "steps": steps}
     result["train_seconds"] = round(history.train_seconds, 1)
     result["wall_seconds"] = round(seconds, 1)
-    for digits, heldout in ((3, "addition"), (4, "addition-4digits"), (5, "addition-5digits")):
-        scores = training.evaluate(model, task, tasks.load_eval_set(heldout))
-        result[f"{digits} digits"] = {k: round(v, 3) for k, v in scores.items()}
+    lengths = []
+    for digits in LENGTHS:
+        origin, examples = length_set(digits)
+        scores = training.evaluate(model, task, examples)
+        row = {"digits": digits, "set": origin, "examples": len(examples)}
+        lengths.append(row | {k: round(v, 3) for k, v in scores.items()})
+    result["lengths"] = lengths
     return result
+
+
+def recipe_seconds(seed: int) -> dict[str, object]:
+    """Train the course's 3-digit ``addition`` recipe to 99% as ``make bench-tasks`` does:
+    its steps and training seconds."""
+    timed = bench_tasks.run("addition", seed)
+    return {"steps": timed["steps"], "train_seconds": round(float(timed["seconds"]), 1)}
+
+
+def side_by_side(name: str, steps: int, seed: int) -> dict[str, object]:
+    """:func:`trial` between two timings of the course's recipe, and the ratio of times."""
+    before = recipe_seconds(seed)
+    result = trial(name, steps, seed)
+    after = recipe_seconds(seed)
+    recipe = (before["train_seconds"] + after["train_seconds"]) / 2
+    result["recipe"] = {"before": before, "after": after}
+    result["ratio_to_recipe"] = round(float(result["train_seconds"]) / recipe, 2)
+    return result
+
+
+def machine() -> dict[str, object]:
+    """When and under what load a result was measured."""
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpus": os.cpu_count(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+    }
+
+
+def collect(paths: list[Path]) -> dict[str, object]:
+    """The figure's data from trial results written by ``--out``: per trial and seed, exact
+    match and per-digit accuracy at each length (and the recipe ratio when measured)."""
+    trials = []
+    for path in paths:
+        result = json.loads(path.read_text(encoding="utf-8"))
+        kept = {k: result[k] for k in ("trial", "seed", "steps", "train_seconds", "machine")}
+        kept["lengths"] = [
+            {k: row[k] for k in ("digits", "exact_match", "digit_accuracy")}
+            for row in result["lengths"]
+        ]
+        for key in ("recipe", "ratio_to_recipe"):
+            if key in result:
+                kept[key] = result[key]
+        trials.append(kept)
+    order = {name: index for index, name in enumerate(TRIALS)}
+    trials.sort(key=lambda t: (order[t["trial"]], t["seed"]))
+    return {"lengths": list(LENGTHS), "trials": trials}
+
+
+def trained_lengths(name: str) -> tuple[int, int]:
+    """The shortest and longest operands trial ``name`` trains on."""
+    return TRAINED["widths"] if "widths" in name else TRAINED[""]
+
+
+def draw_figure(data: dict, path: Path = FIGURE) -> Path:
+    """Exact match against operand length, one line per trial (seed 0), training lengths
+    shaded (the widest any trial trains on, 1 to 3; the 3-digit-only trials train at 3)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7.5, 4.6))
+    low, high = TRAINED["widths"]
+    axes.axvspan(low - 0.5, high + 0.5, color="0.92", zorder=0)
+    axes.axvspan(high - 0.5, high + 0.5, color="0.83", zorder=0)
+    axes.text(2, 0.5, "trained on\n1-3 digits\n(widths)", ha="center", color="0.35", size=9)
+    axes.text(3, 0.3, "all\ntrials", ha="center", color="0.3", size=9)
+    markers = "osD^vx"
+    for index, run in enumerate(t for t in data["trials"] if t["seed"] == 0):
+        digits = [row["digits"] for row in run["lengths"]]
+        exact = [row["exact_match"] for row in run["lengths"]]
+        axes.plot(digits, exact, marker=markers[index % len(markers)], label=run["trial"])
+    axes.set_xticks(data["lengths"])
+    axes.set_xlim(min(data["lengths"]) - 0.5, max(data["lengths"]) + 0.5)
+    axes.set_ylim(-0.04, 1.04)
+    axes.set_xlabel("digits per operand")
+    axes.set_ylabel("exact match (greedy)")
+    axes.set_title("Addition trained on 3 digits, asked about 1 to 6 (seed 0)")
+    axes.grid(alpha=0.3)
+    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="trial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    return path
 
 
 def main() -> None:
@@ -140,9 +283,32 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--out", type=Path, help="also write the result to this JSON file")
+    parser.add_argument(
+        "--recipe", action="store_true", help="time the course's recipe before and after"
+    )
+    parser.add_argument(
+        "--collect", type=Path, nargs="+", help=f"write these --out files into {RESULTS.name}"
+    )
+    parser.add_argument("--figure", action="store_true", help=f"draw {FIGURE.name}")
     args = parser.parse_args()
+    if args.collect or args.figure:
+        if args.collect:
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(collect(args.collect), indent=1) + "\n")
+            print(f"written {RESULTS.relative_to(ROOT)}")
+        if args.figure:
+            data = json.loads(RESULTS.read_text(encoding="utf-8"))
+            print(f"drawn {draw_figure(data).relative_to(ROOT)}")
+        return
     torch.set_num_threads(args.threads)
-    print(json.dumps(trial(args.trial, args.steps, args.seed)), flush=True)
+    run = side_by_side if args.recipe else trial
+    result = run(args.trial, args.steps, args.seed)
+    result["machine"] = machine()
+    print(json.dumps(result), flush=True)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":
