@@ -71,6 +71,8 @@ TRIALS = (
 MAX_OFFSET = 12
 TABLE = 64
 """Position codes available: significances and offsets up to here."""
+WIDTHS = (1, 3)
+"""The shortest and longest operands of the ``widths`` lever (the others train on 3 only)."""
 
 
 class DigitPositions(nn.Module):
@@ -127,7 +129,7 @@ def draw_offsets(model: nn.Module, offsets: bool) -> None:
 
 def mixed_widths(rng: random.Random) -> tasks.Example:
     """An addition example whose operands both have 1, 2 or 3 digits."""
-    digits = rng.randint(1, 3)
+    digits = rng.randint(*WIDTHS)
     top = 10**digits - 1
     return tasks.addition_example(rng.randint(0, top), rng.randint(0, top), digits)
 
@@ -135,12 +137,15 @@ def mixed_widths(rng: random.Random) -> tasks.Example:
 LENGTHS = (1, 2, 3, 4, 5, 6)
 FROZEN = {3: "addition", 4: "addition-4digits", 5: "addition-5digits"}
 """Operand lengths with a frozen set in ``datasets/``, and its name."""
+LABELS = {
+    "baseline": "baseline (no lever)",
+    "reverse+digit-positions+offsets+widths": "reverse+digit-positions+offsets+widths (all four)",
+}
+"""Legend labels where the trial's name alone says too little."""
 GENERATED_SEED = 1600
 GENERATED_COUNT = 1000
 RESULTS = ROOT / "benchmarks" / "results" / "length.json"
 FIGURE = ROOT / "docs" / "figures" / "part9-length.png"
-TRAINED = {"widths": (1, 3), "": (3, 3)}
-"""Operand lengths trained on: 1 to 3 with the ``widths`` lever, else 3 only."""
 
 
 def generated_set(digits: int) -> list[tasks.Example]:
@@ -239,38 +244,49 @@ def collect(paths: list[Path]) -> dict[str, object]:
     return {"lengths": list(LENGTHS), "trials": trials}
 
 
-def trained_lengths(name: str) -> tuple[int, int]:
-    """The shortest and longest operands trial ``name`` trains on."""
-    return TRAINED["widths"] if "widths" in name else TRAINED[""]
-
-
 def draw_figure(data: dict, path: Path = FIGURE) -> Path:
-    """Exact match against operand length, one line per trial (seed 0), training lengths
-    shaded (the widest any trial trains on, 1 to 3; the 3-digit-only trials train at 3)."""
+    """Exact match and per-digit accuracy against operand length, one line per trial
+    (seed 0), the lengths trained on shaded. Lines that coincide (several trials at 0) stay
+    visible through their markers, drawn smaller for each later trial."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(7.5, 4.6))
-    low, high = TRAINED["widths"]
-    axes.axvspan(low - 0.5, high + 0.5, color="0.92", zorder=0)
-    axes.axvspan(high - 0.5, high + 0.5, color="0.83", zorder=0)
-    axes.text(2, 0.5, "trained on\n1-3 digits\n(widths)", ha="center", color="0.35", size=9)
-    axes.text(3, 0.3, "all\ntrials", ha="center", color="0.3", size=9)
-    markers = "osD^vx"
-    for index, run in enumerate(t for t in data["trials"] if t["seed"] == 0):
-        digits = [row["digits"] for row in run["lengths"]]
-        exact = [row["exact_match"] for row in run["lengths"]]
-        axes.plot(digits, exact, marker=markers[index % len(markers)], label=run["trial"])
-    axes.set_xticks(data["lengths"])
-    axes.set_xlim(min(data["lengths"]) - 0.5, max(data["lengths"]) + 0.5)
-    axes.set_ylim(-0.04, 1.04)
-    axes.set_xlabel("digits per operand")
-    axes.set_ylabel("exact match (greedy)")
-    axes.set_title("Addition trained on 3 digits, asked about 1 to 6 (seed 0)")
-    axes.grid(alpha=0.3)
-    axes.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="trial")
+    runs = [t for t in data["trials"] if t["seed"] == 0]
+    figure, panels = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
+    styles = ("-", "--", ":", "-", "-.", "--")
+    markers = "osD^vP"
+    low, high = WIDTHS
+    for panel, metric, label in (
+        (panels[0], "exact_match", "exact match (whole sum right)"),
+        (panels[1], "digit_accuracy", "per-digit accuracy"),
+    ):
+        panel.axvspan(low - 0.5, high + 0.5, color="0.93", zorder=0)
+        panel.axvspan(high - 0.5, high + 0.5, color="0.84", zorder=0)
+        for index, run in enumerate(runs):
+            panel.plot(
+                [row["digits"] for row in run["lengths"]],
+                [row[metric] for row in run["lengths"]],
+                linestyle=styles[index % len(styles)],
+                marker=markers[index % len(markers)],
+                markersize=9 - 1.5 * index,
+                linewidth=2,
+                label=LABELS.get(run["trial"], run["trial"]),
+            )
+        panel.set_xticks(data["lengths"])
+        panel.set_xlim(min(data["lengths"]) - 0.5, max(data["lengths"]) + 0.5)
+        panel.set_ylim(-0.04, 1.04)
+        panel.set_xlabel("digits per operand")
+        panel.set_title(label, fontsize=10)
+        panel.grid(alpha=0.3)
+    panels[0].set_ylabel("score on test sums (greedy decoding)")
+    panels[0].text(high, 0.5, "every\ntrial\ntrains\nhere", ha="center", size=8, color="0.3")
+    panels[0].text(1.5, 0.5, "widths\nalso\ntrains\nhere", ha="center", size=8, color="0.3")
+    figure.suptitle("Addition beyond the training lengths (seed 0, 1,500 steps)")
+    handles, labels = panels[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    figure.tight_layout(rect=(0, 0.12, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(figure)

@@ -3,12 +3,14 @@
 The page is written from the same prose as the part's notebook (``autograder/prose/``) and
 the rubric's visible checks; the figure is drawn by running the notebook's worked example
 against the reference implementation. Part 9's figures come from a short training run of
-the copy task.
+the copy task, and from the measured length-generalisation trials kept in
+``benchmarks/results/length.json`` (drawn from that file; nothing is trained for them).
 """
 
 from __future__ import annotations
 
 import importlib
+import json
 import math
 
 import matplotlib
@@ -110,6 +112,15 @@ def training_figures() -> list[str]:
     return ["part9-curves.png", "part9-attention.png"]
 
 
+def length_figure() -> list[str]:
+    """Exact match of the addition trials against operand length (part 9), drawn from the
+    measured results that ``python -m benchmarks.length`` keeps."""
+    from benchmarks import length
+
+    data = json.loads(length.RESULTS.read_text(encoding="utf-8"))
+    return [length.draw_figure(data, FIGURES / "part9-length.png").name]
+
+
 def page(part: Part, rubric: Rubric, figures: list[str]) -> str:
     """The student page of ``part``: the notebook's prose, the figures, the visible checks."""
     prose = load_prose(part)
@@ -148,7 +159,7 @@ def write_pages(draw_figures: bool = True) -> list[str]:
         if draw_figures:
             figures = draw(part, rubric)
             if part.module == "tasks":
-                figures += training_figures()
+                figures += training_figures() + length_figure()
         else:
             figures = [p.name for p in FIGURES.glob(f"part{part.number}*.png")]
         (PAGES / f"part{part.number}.md").write_text(page(part, rubric, figures))
