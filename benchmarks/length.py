@@ -137,6 +137,13 @@ def mixed_widths(rng: random.Random) -> tasks.Example:
 LENGTHS = (1, 2, 3, 4, 5, 6)
 FROZEN = {3: "addition", 4: "addition-4digits", 5: "addition-5digits"}
 """Operand lengths with a frozen set in ``datasets/``, and its name."""
+FIGURE_TRIALS = (
+    "baseline",
+    "reverse",
+    "reverse+digit-positions+offsets",
+    "reverse+digit-positions+offsets+widths",
+)
+"""The trials the figure draws: no lever, then the levers added in three steps."""
 LABELS = {
     "baseline": "baseline (no lever)",
     "reverse+digit-positions+offsets+widths": "reverse+digit-positions+offsets+widths (all four)",
@@ -245,15 +252,16 @@ def collect(paths: list[Path]) -> dict[str, object]:
 
 
 def draw_figure(data: dict, path: Path = FIGURE) -> Path:
-    """Exact match and per-digit accuracy against operand length, one line per trial
-    (seed 0), the lengths trained on shaded. Lines that coincide (several trials at 0) stay
-    visible through their markers, drawn smaller for each later trial."""
+    """Exact match and per-digit accuracy against operand length, one line per trial of
+    ``FIGURE_TRIALS`` (seed 0), the lengths trained on shaded. Lines that coincide (several
+    trials at 0) stay visible through their markers, drawn smaller for each later trial."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    runs = [t for t in data["trials"] if t["seed"] == 0]
+    runs = [t for t in data["trials"] if t["seed"] == 0 and t["trial"] in FIGURE_TRIALS]
+    runs.sort(key=lambda t: FIGURE_TRIALS.index(t["trial"]))
     figure, panels = plt.subplots(1, 2, figsize=(10, 4.4), sharey=True)
     styles = ("-", "--", ":", "-", "-.", "--")
     markers = "osD^vP"
