@@ -1,4 +1,4 @@
-"""Length generalisation of addition: which levers carry a 3-digit model to 4 and 5 digits.
+"""Length generalisation of addition: which levers carry a 3-digit model to other lengths.
 
 A trial trains the course's ``addition`` model (operands of 3 digits, the recipe's sizes and
 settings) and scores it by greedy exact match and per-digit accuracy at every operand length
@@ -220,7 +220,7 @@ def side_by_side(name: str, steps: int, seed: int) -> dict[str, object]:
 
 
 def machine() -> dict[str, object]:
-    """When and under what load a result was measured."""
+    """When and under what load a result was measured (the load average when the trial ended)."""
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "commit": commit(),
