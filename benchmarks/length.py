@@ -191,14 +191,26 @@ def trial(name: str, steps: int, seed: int) -> dict[str, object]:
     result: dict[str, object] = {"trial": name, "seed": seed, "steps": steps}
     result["train_seconds"] = round(history.train_seconds, 1)
     result["wall_seconds"] = round(seconds, 1)
-    lengths = []
-    for digits in LENGTHS:
-        origin, examples = length_set(digits)
-        scores = training.evaluate(model, task, examples)
-        row = {"digits": digits, "set": origin, "examples": len(examples)}
-        lengths.append(row | {k: round(v, 3) for k, v in scores.items()})
-    result["lengths"] = lengths
+    result["lengths"] = [score(model, task, digits) for digits in LENGTHS]
     return result
+
+
+def score(model: nn.Module, task: tasks.Task, digits: int) -> dict[str, object]:
+    """Greedy exact match, per-digit accuracy and the share of answers of the right length
+    (as many digits as the sum) on the sums of ``digits``-digit operands."""
+    origin, examples = length_set(digits)
+    expected = [target for _, target in examples]
+    # Room for two digits more than the longest sum, as training.evaluate gives.
+    longest = max(map(len, expected)) + 2
+    predicted = training.predict(model, task, [source for source, _ in examples], "cpu", longest)
+    right_length = sum(len(p) == len(e) for p, e in zip(predicted, expected, strict=True))
+    scores = {
+        "exact_match": tasks.exact_match(predicted, expected),
+        "digit_accuracy": tasks.digit_accuracy(predicted, expected),
+        "right_length": right_length / len(expected),
+    }
+    row = {"digits": digits, "set": origin, "examples": len(examples)}
+    return row | {name: round(value, 3) for name, value in scores.items()}
 
 
 def recipe_seconds(seed: int) -> dict[str, object]:
@@ -239,7 +251,7 @@ def collect(paths: list[Path]) -> dict[str, object]:
         result = json.loads(path.read_text(encoding="utf-8"))
         kept = {k: result[k] for k in ("trial", "seed", "steps", "train_seconds", "machine")}
         kept["lengths"] = [
-            {k: row[k] for k in ("digits", "exact_match", "digit_accuracy")}
+            {k: row[k] for k in ("digits", "exact_match", "digit_accuracy", "right_length")}
             for row in result["lengths"]
         ]
         for key in ("recipe", "ratio_to_recipe"):
