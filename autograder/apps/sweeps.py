@@ -85,10 +85,30 @@ def _fairness(arguments: argparse.Namespace) -> int:
         progress=progress,
         on=arguments.devices,
     )
-    total = fairness.tally(results)
+    # Printed as they come, so a sweep cut short (a time limit) still says what it saw.
+    total = fairness.Tally()
+    current: tuple[int, str] | None = None
+
+    def finished(key: tuple[int, str] | None) -> None:
+        if key is not None:
+            print(
+                f"  part {key[0]} on {key[1]} done: so far {total.runs} check runs, "
+                f"{len(total.failures)} false failures",
+                flush=True,
+            )
+
+    for trial, verdicts in results:
+        key = (trial.part.number, trial.implementation)
+        if key != current:
+            finished(current)
+            current = key
+        step = fairness.tally([(trial, verdicts)])
+        for failure in step.failures:
+            print(failure, flush=True)
+        total.runs += step.runs
+        total.failures += step.failures
+    finished(current)
     on = ", ".join(arguments.devices or fairness.devices())
-    for failure in total.failures:
-        print(failure)
     print(
         f"{total.runs} check runs ({arguments.seeds} seeds x {arguments.examples} examples in "
         f"this process, {arguments.isolated_seeds} seeds through the isolated grader; threads "
