@@ -478,6 +478,27 @@ def test_parameter_gradients_accumulate_in_the_worker(probe: RemoteObject) -> No
         assert not layer(x).requires_grad
 
 
+def test_module_methods_cost_one_round_trip(
+    probe: RemoteObject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scale = probe.Scale(3)
+    sent: list[str] = []
+    request = Peer.request
+
+    def counted(self: Peer, op: str, *rest: object, **options: object) -> object:
+        sent.append(op)
+        return request(self, op, *rest, **options)
+
+    monkeypatch.setattr(Peer, "request", counted)
+    scale.eval()
+    names = [name for name, _ in scale.named_parameters()]
+    assert sent[0] == "callmethod" and sent.count("callmethod") == 2
+    assert names == ["weight"]
+    assert scale.training is False, "the call ran in the worker"
+    with pytest.raises(AttributeError):
+        scale.no_such_method()
+
+
 def test_grader_callables_can_be_called_back_but_not_inspected(probe: RemoteObject) -> None:
     x = torch.ones(3, requires_grad=True)
     result = probe.apply(lambda t: t * 2, x)
@@ -656,6 +677,23 @@ def test_shim_modules_load_weights_and_honour_training(shimmed: Sandbox) -> None
         evaluating = student.attn(x, x, x)
     assert torch.allclose(training, torch.full((1, 3, 4), 0.1)), "dropout 1 leaves the bias"
     assert not torch.allclose(evaluating, training)
+
+
+def test_shells_with_extra_or_replaced_tensors_still_run_the_reference(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    student = shimmed.module("block").Block(4, 2)
+    x = torch.randn(2, 3, 4)
+    with torch.no_grad():
+        before = student(x)
+        state = student.state_dict()
+        state["attn.w_q.weight"] = 2 * state["attn.w_q.weight"]
+        student.load_state_dict(state)
+        doubled = student(x)
+        reference = local_block(student)
+        assert torch.allclose(doubled, reference.norm(x + reference.attn(x, x, x)), atol=1e-6)
+        student.attn.extra = torch.nn.Parameter(torch.ones(1))
+        assert torch.allclose(student(x), doubled, atol=1e-6), "an extra parameter is ignored"
+    assert not torch.allclose(before, doubled), "a changed weight is used by the next call"
 
 
 def test_shim_inputs_are_bounded(shimmed: Sandbox) -> None:

@@ -38,7 +38,7 @@ from autograder.grader.channel.proxies import (
     proxy_class,
     replace_tensors,
 )
-from autograder.grader.channel.wire import CALLABLE, MODULE, PINNED, Encoder, I, Q
+from autograder.grader.channel.wire import CALLABLE, MODULE, NN_MODULE, PINNED, Encoder, I, Q
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
 
@@ -47,6 +47,7 @@ MAX_GRAPHS = 512
 
 _OWN_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _READ, _WRITE, _SELECT, _MONOTONIC = os.read, os.write, select.select, time.monotonic
+_NN_MODULE_TYPE = torch.nn.Module
 READ_CHUNK = 1 << 16
 """Bytes asked for by one read of the channel (a pipe holds 64 KiB)."""
 _BACKWARD = torch.autograd.backward
@@ -206,8 +207,10 @@ class Peer:
             if pinned:
                 self._pinned_objects[id(value)] = handle
                 self._pinned.add(handle)
-        flags = (CALLABLE if callable(value) else 0) | (
-            MODULE if isinstance(value, types.ModuleType) else 0
+        flags = (
+            (CALLABLE if callable(value) else 0)
+            | (MODULE if isinstance(value, types.ModuleType) else 0)
+            | (NN_MODULE if isinstance(value, _NN_MODULE_TYPE) else 0)
         )
         if handle in self._pinned:
             flags |= PINNED

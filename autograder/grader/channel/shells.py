@@ -42,7 +42,9 @@ class ShimModule(torch.nn.Module):
         state: dict[str, torch.Tensor] = dict(self.named_parameters())
         state.update(dict(self.named_buffers()))
         training = [m.training for m in self.modules()]
-        result, changed = self._shim_service.module_call(
+        result, changed = call_method(
+            self._shim_service,
+            "module_call",
             self._shim_instance,
             self._shim_path,
             method,

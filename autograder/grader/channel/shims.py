@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import types
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -114,8 +115,13 @@ class ShimService:
     ) -> None:
         self._peer = peer
         self._dependencies = dependencies
-        self._instances: dict[int, Any] = {}
+        # Weak: an instance lives as long as the worker holds its handle, not as long as
+        # the grader does (a submission that builds thousands does not fill the grader).
+        self._instances: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self._max_elements = max_elements
+        self._layouts: weakref.WeakKeyDictionary[
+            torch.nn.Module, tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]
+        ] = weakref.WeakKeyDictionary()
 
     def _check_size(self, *values: Any) -> None:
         # The reference runs in the grader's process on inputs the student's process chose:
@@ -187,9 +193,9 @@ class ShimService:
         self._check_size(args, kwargs)
         with _within_memory(f"the reference {name}"), _seeded(seed):
             instance = cls(*args, **kwargs)
-        self._instances[id(instance)] = instance
         if not isinstance(instance, torch.nn.Module):
             return instance
+        self._instances[id(instance)] = instance
         return instance, self._structure(instance)
 
     @staticmethod
@@ -226,6 +232,28 @@ class ShimService:
             )
         return nodes
 
+    def _layout(
+        self, module: torch.nn.Module
+    ) -> tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]:
+        """The names a shell sends for ``module`` and every place each tensor goes.
+
+        Read once, from the reference's own parameters and buffers: a tensor shared by
+        several submodules has one name (its first, as ``named_parameters`` gives it) and
+        several places.
+        """
+        layout = self._layouts.get(module)
+        if layout is None:
+            first: dict[int, str] = {}
+            places = []
+            for path, sub in module.named_modules(remove_duplicate=False):
+                for where in (sub._parameters, sub._buffers):
+                    for local, value in where.items():
+                        if value is not None:
+                            name = first.setdefault(id(value), f"{path}.{local}" if path else local)
+                            places.append((name, where, local))
+            layout = self._layouts[module] = (frozenset(first.values()), places)
+        return layout
+
     def module_call(
         self,
         instance: Any,
@@ -242,7 +270,7 @@ class ShimService:
         Returns the result and the tensor attributes the method set (``attention_weights``),
         by submodule path, for the shell to copy.
         """
-        if id(instance) not in self._instances or not isinstance(instance, torch.nn.Module):
+        if self._instances.get(id(instance)) is not instance:
             raise PermissionError("not an instance the grader built for this submission")
         module = instance.get_submodule(path) if path else instance
         if not isinstance(method, str) or method not in ("forward", *public_methods(type(module))):
@@ -259,11 +287,20 @@ class ShimService:
             for name, value in vars(sub).items()
             if not name.startswith("_")
         }
-        caller = _MethodCaller(module, method)
+        names, places = self._layout(module)
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
-            result = torch.func.functional_call(
-                caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
-            )
+            if state.keys() == names:
+                # The usual case: the shell has exactly the reference's tensors. The instance
+                # serves this shell alone, so they are put in place for good (cheaper than
+                # functional_call's swap and restore, which the next call would redo).
+                for name, where, local in places:
+                    where[local] = state[name]
+                result = getattr(module, method)(*args, **kwargs)
+            else:
+                caller = _MethodCaller(module, method)
+                result = torch.func.functional_call(
+                    caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
+                )
         changed: dict[str, dict[str, Any]] = {}
         for sub_path, sub in modules:
             for name, value in vars(sub).items():

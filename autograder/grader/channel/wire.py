@@ -77,6 +77,7 @@ NUMPY = 8  # a NumPy array carried as a tensor
 CALLABLE = 1
 MODULE = 2
 PINNED = 4
+NN_MODULE = 8  # a torch.nn.Module: its proxy calls the standard module methods in one trip
 
 Q = struct.Struct("<q")
 D = struct.Struct("<d")
