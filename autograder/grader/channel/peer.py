@@ -32,6 +32,7 @@ from autograder.grader.channel.errors import (
     StaleHandle,
     rebuild_exception,
 )
+from autograder.grader.channel.kept import ReceivedTensors, SentTensors
 from autograder.grader.channel.proxies import (
     Bridge,
     RemoteObject,
@@ -189,6 +190,8 @@ class Peer:
         self._released: list[int] = []
         self._dropped_graphs: list[int] = []
         self._pending = bytearray()
+        self.sent_tensors = SentTensors()
+        self.received_tensors = ReceivedTensors()
         if restricted:
             # Never block on the student's process: every wait goes through a deadline.
             os.set_blocking(write_fd, False)
@@ -287,7 +290,9 @@ class Peer:
 
     def _send(self, message: Any, link: bool) -> Encoder:
         encoder = Encoder(self, link)
-        self._write(encoder.message(message))
+        data = encoder.message(message)
+        self.sent_tensors.commit(encoder.kept_stores)
+        self._write(data)
         return encoder
 
     def _read_exact(self, size: int) -> bytearray:
@@ -328,6 +333,7 @@ class Peer:
             raise ProtocolError(f"a malformed message: {str(error)[:300]}") from None
         if decoder.at != len(decoder.data):
             raise ProtocolError("a message has trailing bytes")
+        self.received_tensors.commit(decoder.kept_stores)
         if decoder.missing is not None and isinstance(message, tuple) and message:
             # A released object: an error for this message only, the channel stays in step.
             stale = StaleHandle(f"the object with handle {decoder.missing} was released")

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from autograder.grader.channel.errors import BoundedCache, identifier
+from autograder.grader.channel.kept import Kept
 from autograder.grader.channel.proxies import RemoteObject, call_method
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
@@ -39,8 +40,9 @@ class ShimModule(torch.nn.Module):
     _shim_path: str
 
     def _shim_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        state: dict[str, torch.Tensor] = dict(self.named_parameters())
-        state.update(dict(self.named_buffers()))
+        # Kept: the grader keeps them between calls, so unchanged ones are not sent again.
+        state: dict[str, Kept] = {name: Kept(p) for name, p in self.named_parameters()}
+        state.update((name, Kept(b)) for name, b in self.named_buffers())
         training = [m.training for m in self.modules()]
         result, changed = call_method(
             self._shim_service,
