@@ -10,14 +10,19 @@ and the grader's own memory limit bounds what they make the reference compute.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import types
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from autograder.grader.channel.peer import Peer
+
+SKELETONS = 256
+"""How many distinct skeletons of reference instances the grader remembers sending."""
 
 
 def is_data(value: Any, depth: int = 0) -> bool:
@@ -119,6 +124,8 @@ class ShimService:
         # the grader does (a submission that builds thousands does not fill the grader).
         self._instances: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self._max_elements = max_elements
+        self._skeletons: OrderedDict[Any, int] = OrderedDict()
+        self._skeleton_ids = itertools.count(1)
         self._layouts: weakref.WeakKeyDictionary[
             torch.nn.Module, tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]
         ] = weakref.WeakKeyDictionary()
@@ -198,39 +205,55 @@ class ShimService:
         self._instances[id(instance)] = instance
         return instance, self._structure(instance)
 
-    @staticmethod
-    def _structure(root: torch.nn.Module) -> list[dict[str, Any]]:
+    def _structure(self, root: torch.nn.Module) -> tuple[int | None, Any, list[torch.Tensor]]:
+        """The instance's skeleton (its id, and the skeleton itself when the worker lacks it)
+        and its tensors, in the order :func:`.shells.build_shell` takes them.
+
+        A skeleton is everything but the tensors: each submodule's path, type, public
+        methods, parameter names (an index per distinct parameter, so tied ones stay tied),
+        buffer names and attributes. Models are built from the same few layers again and
+        again, so each distinct skeleton is sent once (the grader remembers the last
+        :data:`SKELETONS` it sent); later instances send its id and their tensors only.
+        """
         unique: dict[int, int] = {}
         nodes = []
+        tensors: list[torch.Tensor] = []
         for path, module in root.named_modules():
-            params = {}
+            params = []
             for name, param in module._parameters.items():
                 if param is None:
-                    params[name] = None
-                else:
-                    index = unique.setdefault(id(param), len(unique))
-                    params[name] = (index, param.detach())
-            buffers = {
-                name: (buffer, name not in module._non_persistent_buffers_set)
-                for name, buffer in module._buffers.items()
-            }
-            attrs = {
-                name: value
+                    params.append((name, None))
+                    continue
+                index = unique.get(id(param))
+                if index is None:
+                    index = unique[id(param)] = len(unique)
+                    tensors.append(param.detach())
+                params.append((name, index))
+            buffers = []
+            for name, buffer in module._buffers.items():
+                persistent = name not in module._non_persistent_buffers_set
+                buffers.append((name, persistent, buffer is not None))
+                if buffer is not None:
+                    tensors.append(buffer)
+            attrs = tuple(
+                (name, value)
                 for name, value in vars(module).items()
                 if not name.startswith("_") and name != "training" and is_data(value)
-            }
-            nodes.append(
-                {
-                    "path": path,
-                    "type": type(module).__name__,
-                    "methods": public_methods(type(module)),
-                    "params": params,
-                    "buffers": buffers,
-                    "attrs": attrs,
-                    "training": module.training,
-                }
             )
-        return nodes
+            kind = (type(module).__name__, tuple(public_methods(type(module))))
+            nodes.append((path, *kind, tuple(params), tuple(buffers), attrs, module.training))
+        skeleton = tuple(nodes)
+        try:
+            known = self._skeletons.get(skeleton)
+        except TypeError:  # an attribute that is a list or a dict: sent whole every time
+            return None, skeleton, tensors
+        if known is not None:
+            self._skeletons.move_to_end(skeleton)
+            return known, None, tensors
+        known = self._skeletons[skeleton] = next(self._skeleton_ids)
+        while len(self._skeletons) > SKELETONS:
+            self._skeletons.popitem(last=False)
+        return known, skeleton, tensors
 
     def _layout(
         self, module: torch.nn.Module
