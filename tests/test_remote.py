@@ -28,6 +28,7 @@ import solutions.qkv
 from autograder.core.paths import ROOT
 from autograder.core.rubric import load_rubric
 from autograder.core.runner import check_function, run_check
+from autograder.grader.channel import kept
 from autograder.grader.channel.decode import Limits as MessageLimits
 from autograder.grader.channel.errors import (
     BoundedCache,
@@ -601,6 +602,29 @@ def test_a_message_cannot_hold_more_values_than_its_budget(nested: bool) -> None
             peer.request("echo", ())
     finally:
         peer.close()
+
+
+def test_kept_tensors_are_bounded_and_both_ends_agree_on_what_is_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kept, "MAX_SLOTS", 8)
+    monkeypatch.setattr(kept, "MAX_BYTES", 1000)
+    sent, received = kept.SentTensors(), kept.ReceivedTensors()
+    tensors = [torch.full((25,), float(i)) for i in range(12)]  # 100 bytes each
+    for tensor in tensors:
+        slot = sent.plan(tensor)
+        assert slot is not None
+        sent.commit([(slot, tensor)])
+        received.commit([(slot, tensor.clone())])
+    held = [sent.holding(t) for t in tensors]
+    assert held[:4] == [None] * 4, "the oldest are evicted beyond the slot limit"
+    for tensor, slot in zip(tensors[4:], held[4:], strict=True):
+        assert slot is not None and torch.equal(received.get(slot), tensor)
+    with pytest.raises(ProtocolError, match="does not hold"):
+        received.get(1)
+    assert sent.plan(torch.zeros(251)) is None, "a tensor over the byte limit travels whole"
+    tensors[-1].add_(1)
+    assert sent.holding(tensors[-1]) is None, "a changed tensor is sent again"
 
 
 def test_names_chosen_by_the_worker_make_a_bounded_number_of_classes() -> None:
