@@ -28,6 +28,7 @@ import solutions.qkv
 from autograder.core.paths import ROOT
 from autograder.core.rubric import load_rubric
 from autograder.core.runner import check_function, run_check
+from autograder.grader.channel import kept
 from autograder.grader.channel.decode import Limits as MessageLimits
 from autograder.grader.channel.errors import (
     BoundedCache,
@@ -478,6 +479,27 @@ def test_parameter_gradients_accumulate_in_the_worker(probe: RemoteObject) -> No
         assert not layer(x).requires_grad
 
 
+def test_module_methods_cost_one_round_trip(
+    probe: RemoteObject, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scale = probe.Scale(3)
+    sent: list[str] = []
+    request = Peer.request
+
+    def counted(self: Peer, op: str, *rest: object, **options: object) -> object:
+        sent.append(op)
+        return request(self, op, *rest, **options)
+
+    monkeypatch.setattr(Peer, "request", counted)
+    scale.eval()
+    names = [name for name, _ in scale.named_parameters()]
+    assert sent[0] == "callmethod" and sent.count("callmethod") == 2
+    assert names == ["weight"]
+    assert scale.training is False, "the call ran in the worker"
+    with pytest.raises(AttributeError):
+        scale.no_such_method()
+
+
 def test_grader_callables_can_be_called_back_but_not_inspected(probe: RemoteObject) -> None:
     x = torch.ones(3, requires_grad=True)
     result = probe.apply(lambda t: t * 2, x)
@@ -582,6 +604,29 @@ def test_a_message_cannot_hold_more_values_than_its_budget(nested: bool) -> None
         peer.close()
 
 
+def test_kept_tensors_are_bounded_and_both_ends_agree_on_what_is_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(kept, "MAX_SLOTS", 8)
+    monkeypatch.setattr(kept, "MAX_BYTES", 1000)
+    sent, received = kept.SentTensors(), kept.ReceivedTensors()
+    tensors = [torch.full((25,), float(i)) for i in range(12)]  # 100 bytes each
+    for tensor in tensors:
+        slot = sent.plan(tensor)
+        assert slot is not None
+        sent.commit([(slot, tensor)])
+        received.commit([(slot, tensor.clone())])
+    held = [sent.holding(t) for t in tensors]
+    assert held[:4] == [None] * 4, "the oldest are evicted beyond the slot limit"
+    for tensor, slot in zip(tensors[4:], held[4:], strict=True):
+        assert slot is not None and torch.equal(received.get(slot), tensor)
+    with pytest.raises(ProtocolError, match="does not hold"):
+        received.get(1)
+    assert sent.plan(torch.zeros(251)) is None, "a tensor over the byte limit travels whole"
+    tensors[-1].add_(1)
+    assert sent.holding(tensors[-1]) is None, "a changed tensor is sent again"
+
+
 def test_names_chosen_by_the_worker_make_a_bounded_number_of_classes() -> None:
     cache: BoundedCache[tuple[str, str], type] = BoundedCache(size=8)
     for number in range(100):
@@ -656,6 +701,23 @@ def test_shim_modules_load_weights_and_honour_training(shimmed: Sandbox) -> None
         evaluating = student.attn(x, x, x)
     assert torch.allclose(training, torch.full((1, 3, 4), 0.1)), "dropout 1 leaves the bias"
     assert not torch.allclose(evaluating, training)
+
+
+def test_shells_with_extra_or_replaced_tensors_still_run_the_reference(shimmed: Sandbox) -> None:
+    shimmed.reset()
+    student = shimmed.module("block").Block(4, 2)
+    x = torch.randn(2, 3, 4)
+    with torch.no_grad():
+        before = student(x)
+        state = student.state_dict()
+        state["attn.w_q.weight"] = 2 * state["attn.w_q.weight"]
+        student.load_state_dict(state)
+        doubled = student(x)
+        reference = local_block(student)
+        assert torch.allclose(doubled, reference.norm(x + reference.attn(x, x, x)), atol=1e-6)
+        student.attn.extra = torch.nn.Parameter(torch.ones(1))
+        assert torch.allclose(student(x), doubled, atol=1e-6), "an extra parameter is ignored"
+    assert not torch.allclose(before, doubled), "a changed weight is used by the next call"
 
 
 def test_shim_inputs_are_bounded(shimmed: Sandbox) -> None:

@@ -75,6 +75,7 @@ class Decoder:
         self.linked: list[torch.Tensor] = []
         self.generators: list[torch.Generator] = []
         self.missing: int | None = None
+        self.kept_stores: list[tuple[int, torch.Tensor]] = []
 
     def take(self, size: int) -> memoryview:
         end = self.at + size
@@ -131,6 +132,22 @@ class Decoder:
             return bytes(self.take(size))
         if tag == b"t":
             return self.tensor(depth)
+        if tag == b"K":
+            slot = Q.unpack(self.take(8))[0]
+            if bytes(self.take(1)) != b"t":
+                raise ProtocolError("a kept value that is not a tensor")
+            tensor = self.tensor(depth)
+            if not isinstance(tensor, torch.Tensor):
+                raise ProtocolError("a kept value that is not a tensor")
+            self.kept_stores.append((slot, tensor))
+            return tensor
+        if tag == b"k":
+            slot = Q.unpack(self.take(8))[0]
+            flags = self.take(1)[0]
+            tensor = self.peer.received_tensors.get(slot)
+            if flags & LINKED and (TENSOR.is_floating_point(tensor) or TENSOR.is_complex(tensor)):
+                self.linked.append(tensor)
+            return tensor
         if tag in (b"(", b"["):
             items = [self.value(depth + 1) for _ in range(self.count())]
             return tuple(items) if tag == b"(" else items

@@ -32,13 +32,14 @@ from autograder.grader.channel.errors import (
     StaleHandle,
     rebuild_exception,
 )
+from autograder.grader.channel.kept import ReceivedTensors, SentTensors
 from autograder.grader.channel.proxies import (
     Bridge,
     RemoteObject,
     proxy_class,
     replace_tensors,
 )
-from autograder.grader.channel.wire import CALLABLE, MODULE, PINNED, Encoder, I, Q
+from autograder.grader.channel.wire import CALLABLE, MODULE, NN_MODULE, PINNED, Encoder, I, Q
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
 
@@ -47,6 +48,7 @@ MAX_GRAPHS = 512
 
 _OWN_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _READ, _WRITE, _SELECT, _MONOTONIC = os.read, os.write, select.select, time.monotonic
+_NN_MODULE_TYPE = torch.nn.Module
 READ_CHUNK = 1 << 16
 """Bytes asked for by one read of the channel (a pipe holds 64 KiB)."""
 _BACKWARD = torch.autograd.backward
@@ -188,6 +190,8 @@ class Peer:
         self._released: list[int] = []
         self._dropped_graphs: list[int] = []
         self._pending = bytearray()
+        self.sent_tensors = SentTensors()
+        self.received_tensors = ReceivedTensors()
         if restricted:
             # Never block on the student's process: every wait goes through a deadline.
             os.set_blocking(write_fd, False)
@@ -206,8 +210,10 @@ class Peer:
             if pinned:
                 self._pinned_objects[id(value)] = handle
                 self._pinned.add(handle)
-        flags = (CALLABLE if callable(value) else 0) | (
-            MODULE if isinstance(value, types.ModuleType) else 0
+        flags = (
+            (CALLABLE if callable(value) else 0)
+            | (MODULE if isinstance(value, types.ModuleType) else 0)
+            | (NN_MODULE if isinstance(value, _NN_MODULE_TYPE) else 0)
         )
         if handle in self._pinned:
             flags |= PINNED
@@ -284,7 +290,9 @@ class Peer:
 
     def _send(self, message: Any, link: bool) -> Encoder:
         encoder = Encoder(self, link)
-        self._write(encoder.message(message))
+        data = encoder.message(message)
+        self.sent_tensors.commit(encoder.kept_stores)
+        self._write(data)
         return encoder
 
     def _read_exact(self, size: int) -> bytearray:
@@ -325,6 +333,7 @@ class Peer:
             raise ProtocolError(f"a malformed message: {str(error)[:300]}") from None
         if decoder.at != len(decoder.data):
             raise ProtocolError("a message has trailing bytes")
+        self.received_tensors.commit(decoder.kept_stores)
         if decoder.missing is not None and isinstance(message, tuple) and message:
             # A released object: an error for this message only, the channel stays in step.
             stale = StaleHandle(f"the object with handle {decoder.missing} was released")

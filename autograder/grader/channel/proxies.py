@@ -26,8 +26,38 @@ if TYPE_CHECKING:
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
 
-CALLABLE, MODULE, PINNED = 1, 2, 4
+CALLABLE, MODULE, PINNED, NN_MODULE = 1, 2, 4, 8
 """Handle flags (the same values as :mod:`.wire`'s)."""
+
+NN_MODULE_METHODS = frozenset(
+    [
+        "apply",
+        "bfloat16",
+        "buffers",
+        "children",
+        "cpu",
+        "cuda",
+        "double",
+        "eval",
+        "float",
+        "get_submodule",
+        "half",
+        "load_state_dict",
+        "modules",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "requires_grad_",
+        "state_dict",
+        "to",
+        "train",
+        "type",
+        "zero_grad",
+    ]
+)
+"""``torch.nn.Module``'s own methods: on a remote module, reading one costs no round trip."""
 
 MAX_BATCH = 64
 """The most items one request of an iteration fetches (the batch doubles from 1)."""
@@ -73,6 +103,8 @@ class RemoteObject:
         self._check()
         if op == "call":
             what = f"the call of {self._label}"
+        elif op == "callmethod":
+            what = f"the call of {self._label}.{args[0]}"
         elif op == "getattr":
             what = f"reading {self._label}.{args[0]}"
         else:
@@ -82,6 +114,9 @@ class RemoteObject:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__") and name.endswith("__"):
             raise AttributeError(name)
+        if self._flags & NN_MODULE and name in NN_MODULE_METHODS:
+            # A check calls model.eval(), model.to(...): one round trip for the call, not two.
+            return RemoteMethod(self, name)
         cache = self._attributes
         if name in cache and cache[name][0] == self._peer.generation:
             return cache[name][1]
@@ -156,6 +191,27 @@ class RemoteObject:
 def call_method(proxy: RemoteObject, name: str, *args: Any, **kwargs: Any) -> Any:
     """``proxy.name(*args, **kwargs)`` in one round trip instead of two."""
     return proxy._request("callmethod", name, args, kwargs)
+
+
+class RemoteMethod:
+    """A method of a remote module, read without a round trip: calling it is one request.
+
+    Reading the attribute is deferred to the call, where the other process reads and calls
+    it as one operation (``callmethod``); whatever the attribute really is, the call behaves
+    as reading it and then calling it would.
+    """
+
+    __slots__ = ("_name", "_owner")
+
+    def __init__(self, owner: RemoteObject, name: str) -> None:
+        self._owner = owner
+        self._name = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return call_method(self._owner, self._name, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<method {self._name} of remote {self._owner._type}>"
 
 
 class RemoteIterator:

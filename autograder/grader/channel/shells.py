@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from autograder.grader.channel.errors import BoundedCache, identifier
+from autograder.grader.channel.kept import Kept
 from autograder.grader.channel.proxies import RemoteObject, call_method
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
@@ -39,10 +40,13 @@ class ShimModule(torch.nn.Module):
     _shim_path: str
 
     def _shim_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        state: dict[str, torch.Tensor] = dict(self.named_parameters())
-        state.update(dict(self.named_buffers()))
+        # Kept: the grader keeps them between calls, so unchanged ones are not sent again.
+        state: dict[str, Kept] = {name: Kept(p) for name, p in self.named_parameters()}
+        state.update((name, Kept(b)) for name, b in self.named_buffers())
         training = [m.training for m in self.modules()]
-        result, changed = self._shim_service.module_call(
+        result, changed = call_method(
+            self._shim_service,
+            "module_call",
             self._shim_instance,
             self._shim_path,
             method,
@@ -91,19 +95,28 @@ def _shell_method(method: str) -> Callable[..., Any]:
     return call
 
 
+_skeletons: dict[int, Any] = {}
+"""The skeletons the grader sent, by id (it sends each once; see ``ShimService._structure``)."""
+
+
 def _build_shell(
     shell: ShimModule,
     service: RemoteObject,
     instance: RemoteObject,
-    nodes: list[dict[str, Any]],
+    description: tuple[int | None, Any, list[torch.Tensor]],
     module_name: str,
 ) -> None:
+    known, skeleton, tensors = description
+    if skeleton is None:
+        skeleton = _skeletons[known]
+    elif known is not None:
+        _skeletons[known] = skeleton
+    values = iter(tensors)
     shared: dict[int, torch.nn.Parameter] = {}
     by_path: dict[str, ShimModule] = {}
-    for node in nodes:
-        path = node["path"]
+    for path, type_name, methods, params, buffers, attrs, training in skeleton:
         if path:
-            cls = _shell_class(module_name, node["type"], node["methods"])
+            cls = _shell_class(module_name, type_name, list(methods))
             module = cls.__new__(cls)
             _MODULE_INIT(module)
             parent, _, name = path.rpartition(".")
@@ -114,19 +127,18 @@ def _build_shell(
         object.__setattr__(module, "_shim_instance", instance)
         object.__setattr__(module, "_shim_path", path)
         by_path[path] = module
-        for name, entry in node["params"].items():
-            if entry is None:
+        for name, index in params:
+            if index is None:
                 module.register_parameter(name, None)
                 continue
-            index, value = entry
             if index not in shared:
-                shared[index] = torch.nn.Parameter(value)
+                shared[index] = torch.nn.Parameter(next(values))
             module.register_parameter(name, shared[index])
-        for name, (value, persistent) in node["buffers"].items():
-            module.register_buffer(name, value, persistent=persistent)
-        for name, value in node["attrs"].items():
+        for name, persistent, present in buffers:
+            module.register_buffer(name, next(values) if present else None, persistent=persistent)
+        for name, value in attrs:
             setattr(module, name, value)
-        module.training = node["training"]
+        module.training = training
 
 
 def make_shim_module(name: str, description: dict[str, Any]) -> types.ModuleType:
@@ -166,9 +178,9 @@ def _shim_module_class(
 
     def __init__(self: ShimModule, *args: Any, **kwargs: Any) -> None:  # noqa: N807
         _MODULE_INIT(self)
-        instance, nodes = call_method(
+        instance, description = call_method(
             service, "construct", module, attr, _draw_seed(), args, kwargs
         )
-        _build_shell(self, service, instance, nodes, qualified)
+        _build_shell(self, service, instance, description, qualified)
 
     return type(attr, (base,), {"__init__": __init__, "__module__": qualified})

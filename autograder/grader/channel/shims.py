@@ -10,13 +10,19 @@ and the grader's own memory limit bounds what they make the reference compute.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import types
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import torch
 
 from autograder.grader.channel.peer import Peer
+
+SKELETONS = 256
+"""How many distinct skeletons of reference instances the grader remembers sending."""
 
 
 def is_data(value: Any, depth: int = 0) -> bool:
@@ -114,8 +120,15 @@ class ShimService:
     ) -> None:
         self._peer = peer
         self._dependencies = dependencies
-        self._instances: dict[int, Any] = {}
+        # Weak: an instance lives as long as the worker holds its handle, not as long as
+        # the grader does (a submission that builds thousands does not fill the grader).
+        self._instances: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
         self._max_elements = max_elements
+        self._skeletons: OrderedDict[Any, int] = OrderedDict()
+        self._skeleton_ids = itertools.count(1)
+        self._layouts: weakref.WeakKeyDictionary[
+            torch.nn.Module, tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]
+        ] = weakref.WeakKeyDictionary()
 
     def _check_size(self, *values: Any) -> None:
         # The reference runs in the grader's process on inputs the student's process chose:
@@ -187,44 +200,82 @@ class ShimService:
         self._check_size(args, kwargs)
         with _within_memory(f"the reference {name}"), _seeded(seed):
             instance = cls(*args, **kwargs)
-        self._instances[id(instance)] = instance
         if not isinstance(instance, torch.nn.Module):
             return instance
+        self._instances[id(instance)] = instance
         return instance, self._structure(instance)
 
-    @staticmethod
-    def _structure(root: torch.nn.Module) -> list[dict[str, Any]]:
+    def _structure(self, root: torch.nn.Module) -> tuple[int | None, Any, list[torch.Tensor]]:
+        """The instance's skeleton (its id, and the skeleton itself when the worker lacks it)
+        and its tensors, in the order :func:`.shells.build_shell` takes them.
+
+        A skeleton is everything but the tensors: each submodule's path, type, public
+        methods, parameter names (an index per distinct parameter, so tied ones stay tied),
+        buffer names and attributes. Models are built from the same few layers again and
+        again, so each distinct skeleton is sent once (the grader remembers the last
+        :data:`SKELETONS` it sent); later instances send its id and their tensors only.
+        """
         unique: dict[int, int] = {}
         nodes = []
+        tensors: list[torch.Tensor] = []
         for path, module in root.named_modules():
-            params = {}
+            params = []
             for name, param in module._parameters.items():
                 if param is None:
-                    params[name] = None
-                else:
-                    index = unique.setdefault(id(param), len(unique))
-                    params[name] = (index, param.detach())
-            buffers = {
-                name: (buffer, name not in module._non_persistent_buffers_set)
-                for name, buffer in module._buffers.items()
-            }
-            attrs = {
-                name: value
+                    params.append((name, None))
+                    continue
+                index = unique.get(id(param))
+                if index is None:
+                    index = unique[id(param)] = len(unique)
+                    tensors.append(param.detach())
+                params.append((name, index))
+            buffers = []
+            for name, buffer in module._buffers.items():
+                persistent = name not in module._non_persistent_buffers_set
+                buffers.append((name, persistent, buffer is not None))
+                if buffer is not None:
+                    tensors.append(buffer)
+            attrs = tuple(
+                (name, value)
                 for name, value in vars(module).items()
                 if not name.startswith("_") and name != "training" and is_data(value)
-            }
-            nodes.append(
-                {
-                    "path": path,
-                    "type": type(module).__name__,
-                    "methods": public_methods(type(module)),
-                    "params": params,
-                    "buffers": buffers,
-                    "attrs": attrs,
-                    "training": module.training,
-                }
             )
-        return nodes
+            kind = (type(module).__name__, tuple(public_methods(type(module))))
+            nodes.append((path, *kind, tuple(params), tuple(buffers), attrs, module.training))
+        skeleton = tuple(nodes)
+        try:
+            known = self._skeletons.get(skeleton)
+        except TypeError:  # an attribute that is a list or a dict: sent whole every time
+            return None, skeleton, tensors
+        if known is not None:
+            self._skeletons.move_to_end(skeleton)
+            return known, None, tensors
+        known = self._skeletons[skeleton] = next(self._skeleton_ids)
+        while len(self._skeletons) > SKELETONS:
+            self._skeletons.popitem(last=False)
+        return known, skeleton, tensors
+
+    def _layout(
+        self, module: torch.nn.Module
+    ) -> tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]:
+        """The names a shell sends for ``module`` and every place each tensor goes.
+
+        Read once, from the reference's own parameters and buffers: a tensor shared by
+        several submodules has one name (its first, as ``named_parameters`` gives it) and
+        several places.
+        """
+        layout = self._layouts.get(module)
+        if layout is None:
+            first: dict[int, str] = {}
+            places = []
+            for path, sub in module.named_modules(remove_duplicate=False):
+                for where in (sub._parameters, sub._buffers):
+                    for local, value in where.items():
+                        if value is not None:
+                            name = first.setdefault(id(value), f"{path}.{local}" if path else local)
+                            places.append((name, where, local))
+            layout = self._layouts[module] = (frozenset(first.values()), places)
+        return layout
 
     def module_call(
         self,
@@ -242,7 +293,7 @@ class ShimService:
         Returns the result and the tensor attributes the method set (``attention_weights``),
         by submodule path, for the shell to copy.
         """
-        if id(instance) not in self._instances or not isinstance(instance, torch.nn.Module):
+        if self._instances.get(id(instance)) is not instance:
             raise PermissionError("not an instance the grader built for this submission")
         module = instance.get_submodule(path) if path else instance
         if not isinstance(method, str) or method not in ("forward", *public_methods(type(module))):
@@ -259,11 +310,20 @@ class ShimService:
             for name, value in vars(sub).items()
             if not name.startswith("_")
         }
-        caller = _MethodCaller(module, method)
+        names, places = self._layout(module)
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
-            result = torch.func.functional_call(
-                caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
-            )
+            if state.keys() == names:
+                # The usual case: the shell has exactly the reference's tensors. The instance
+                # serves this shell alone, so they are put in place for good (cheaper than
+                # functional_call's swap and restore, which the next call would redo).
+                for name, where, local in places:
+                    where[local] = state[name]
+                result = getattr(module, method)(*args, **kwargs)
+            else:
+                caller = _MethodCaller(module, method)
+                result = torch.func.functional_call(
+                    caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
+                )
         changed: dict[str, dict[str, Any]] = {}
         for sub_path, sub in modules:
             for name, value in vars(sub).items():

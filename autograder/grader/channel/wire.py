@@ -17,6 +17,8 @@ n       a named tuple: its name, its field names, its items
 : .     a slice, Ellipsis
 D V     a dtype (by name), a device
 t       a tensor: dtype, flags, shape, device, raw bytes (and its .grad when flagged)
+K k     a tensor the receiver keeps: its slot, then the tensor; a kept one: its slot, flags
+        (:mod:`.kept`)
 g       a torch.Generator: its device and state (the final state comes back with the answer)
 H       a handle: an object that stays with the sender (id, flags, type name)
 R       a handle of the receiver's own object, sent back to it
@@ -38,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from autograder.grader.channel.kept import Kept
 from autograder.grader.channel.proxies import RemoteObject
 
 if TYPE_CHECKING:
@@ -77,6 +80,7 @@ NUMPY = 8  # a NumPy array carried as a tensor
 CALLABLE = 1
 MODULE = 2
 PINNED = 4
+NN_MODULE = 8  # a torch.nn.Module: its proxy calls the standard module methods in one trip
 
 Q = struct.Struct("<q")
 D = struct.Struct("<d")
@@ -113,6 +117,8 @@ class Encoder:
         self.chunks: list[Any] = []
         self.linked: list[torch.Tensor] = []
         self.generators: list[torch.Generator] = []
+        self.kept_stores: list[tuple[int, torch.Tensor]] = []
+        self._kept_here: set[int] = set()
 
     def str(self, text: str) -> None:
         data = text.encode("utf-8", "surrogatepass")
@@ -146,6 +152,8 @@ class Encoder:
             chunks.append(bytes(value))
         elif kind is torch.Tensor or kind is PARAMETER:
             self.tensor(value, depth)
+        elif kind is Kept:
+            self.kept(value.tensor, depth)
         elif isinstance(value, RemoteObject):
             self.peer.check_own_proxy(value)
             chunks.append(b"R" + Q.pack(value._id))
@@ -247,6 +255,36 @@ class Encoder:
         self.chunks.append(raw)
         if grad is not None:
             self.tensor(grad, depth + 1)
+
+    def kept(self, value: Any, depth: int) -> None:
+        """A tensor the receiver may keep: only its slot when it already holds it as it is."""
+        kind = type(value)
+        if (
+            (kind is not torch.Tensor and kind is not PARAMETER)
+            or self.graph_inputs is not None
+            or id(value) in self._kept_here
+            or (value.requires_grad and not value.is_leaf)
+        ):
+            # Answers, non-leaves and a second use in one message travel whole, as before.
+            self.value(value, depth)
+            return
+        sent = self.peer.sent_tensors
+        slot = sent.holding(value)
+        if slot is not None:
+            flags = 0
+            if value.requires_grad and self.link:
+                flags = LINKED
+                self.linked.append(value)
+            self.chunks.append(b"k" + Q.pack(slot) + bytes((flags,)))
+        else:
+            slot = sent.plan(value)
+            if slot is None:
+                self.tensor(value, depth)
+                return
+            self.chunks.append(b"K" + Q.pack(slot))
+            self.tensor(value, depth)
+            self.kept_stores.append((slot, value))
+        self._kept_here.add(id(value))
 
     def message(self, value: Any) -> bytes:
         """The whole message for ``value``: its length, then its body."""
