@@ -718,6 +718,9 @@ def test_shells_with_extra_or_replaced_tensors_still_run_the_reference(shimmed: 
         student.attn.extra = torch.nn.Parameter(torch.ones(1))
         assert torch.allclose(student(x), doubled, atol=1e-6), "an extra parameter is ignored"
     assert not torch.allclose(before, doubled), "a changed weight is used by the next call"
+    student.attn.w_q.reset_parameters()
+    assert torch.allclose(student(x), doubled, atol=1e-6), "a method changing the reference's "
+    "tensors in place changes neither the shell nor the tensors the grader keeps for it"
 
 
 def test_shim_inputs_are_bounded(shimmed: Sandbox) -> None:

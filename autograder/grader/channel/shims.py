@@ -312,6 +312,10 @@ class ShimService:
         }
         names, places = self._layout(module)
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
+            # Copies (still connected to autograd): the channel keeps the received tensors for
+            # later calls (.kept), and a method such as reset_parameters changes its tensors
+            # in place; as before, that changes this call's copies, not the kept tensors.
+            state = {name: tensor.clone() for name, tensor in state.items()}
             if state.keys() == names:
                 # The usual case: the shell has exactly the reference's tensors. The instance
                 # serves this shell alone, so they are put in place for good (cheaper than
