@@ -40,6 +40,15 @@ def is_data(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def _immutable(value: Any) -> bool:
+    """Whether ``value`` is data compared by value: it can key the skeletons sent."""
+    if value is None or type(value) in (bool, int, float, complex, str, bytes):
+        return True
+    if isinstance(value, torch.dtype | torch.device):
+        return True
+    return type(value) in (tuple, frozenset) and all(_immutable(v) for v in value)
+
+
 def public_methods(cls: type) -> list[str]:
     """Public methods a class defines beyond ``nn.Module``'s own (``encode``, ``decode``...)."""
     names = []
@@ -207,7 +216,7 @@ class ShimService:
 
     def _structure(self, root: torch.nn.Module) -> tuple[int | None, Any, list[torch.Tensor]]:
         """The instance's skeleton (its id, and the skeleton itself when the worker lacks it)
-        and its tensors, in the order :func:`.shells.build_shell` takes them.
+        and its tensors, in the order the worker's ``shells._build_shell`` takes them.
 
         A skeleton is everything but the tensors: each submodule's path, type, public
         methods, parameter names (an index per distinct parameter, so tied ones stay tied),
@@ -243,10 +252,10 @@ class ShimService:
             kind = (type(module).__name__, tuple(public_methods(type(module))))
             nodes.append((path, *kind, tuple(params), tuple(buffers), attrs, module.training))
         skeleton = tuple(nodes)
-        try:
-            known = self._skeletons.get(skeleton)
-        except TypeError:  # an attribute that is a list or a dict: sent whole every time
+        if not all(_immutable(value) for node in nodes for _, value in node[5]):
+            # An attribute that is a tensor, a list or a dict: the skeleton is sent whole.
             return None, skeleton, tensors
+        known = self._skeletons.get(skeleton)
         if known is not None:
             self._skeletons.move_to_end(skeleton)
             return known, None, tensors
