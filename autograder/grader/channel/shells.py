@@ -136,9 +136,12 @@ def _build_shell(
             module.register_parameter(name, shared[index])
         for name, persistent, present in buffers:
             module.register_buffer(name, next(values) if present else None, persistent=persistent)
+        # Plain data (never a parameter, buffer or module): straight into the attributes,
+        # as nn.Module.__setattr__ would put it, without its checks.
+        attributes = vars(module)
         for name, value in attrs:
-            setattr(module, name, value)
-        module.training = training
+            attributes[name] = value
+        attributes["training"] = training is True
 
 
 def make_shim_module(name: str, description: dict[str, Any]) -> types.ModuleType:

@@ -10,11 +10,13 @@ and the grader's own memory limit bounds what they make the reference compute.
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import types
 import weakref
 from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -49,16 +51,24 @@ def _immutable(value: Any) -> bool:
     return type(value) in (tuple, frozenset) and all(_immutable(v) for v in value)
 
 
-def public_methods(cls: type) -> list[str]:
-    """Public methods a class defines beyond ``nn.Module``'s own (``encode``, ``decode``...)."""
-    names = []
+@functools.cache
+def _public_methods(cls: type) -> tuple[str, ...]:
+    names: list[str] = []
     for klass in cls.__mro__:
         if klass in (torch.nn.Module, object):
             break
         for name, value in vars(klass).items():
             if not name.startswith("_") and callable(value) and name not in names:
                 names.append(name)
-    return names
+    return tuple(names)
+
+
+def public_methods(cls: type) -> list[str]:
+    """Public methods a class defines beyond ``nn.Module``'s own (``encode``, ``decode``...).
+
+    Read once per class (the reference's classes do not change while grading).
+    """
+    return list(_public_methods(cls))
 
 
 @contextlib.contextmanager
@@ -113,6 +123,26 @@ class _MethodCaller(torch.nn.Module):
         return getattr(self.target, self.method)(*args, **kwargs)
 
 
+_ABSENT = object()
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """What :meth:`ShimService.module_call` reads of a reference submodule, once.
+
+    Attributes:
+        names: the tensor names a shell sends for it (one per distinct tensor).
+        places: every place each named tensor goes (a tied tensor has several).
+        modules: its submodules in ``named_modules`` order, each as its attribute dict.
+        methods: the methods a shell may call on it.
+    """
+
+    names: frozenset[str]
+    places: list[tuple[str, dict[str, Any], str]]
+    modules: list[tuple[str, dict[str, Any]]]
+    methods: frozenset[str]
+
+
 class ShimService:
     """The grader's side of the dependency shims: runs reference code for the worker.
 
@@ -135,9 +165,11 @@ class ShimService:
         self._max_elements = max_elements
         self._skeletons: OrderedDict[Any, int] = OrderedDict()
         self._skeleton_ids = itertools.count(1)
-        self._layouts: weakref.WeakKeyDictionary[
-            torch.nn.Module, tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]
-        ] = weakref.WeakKeyDictionary()
+        self._layouts: weakref.WeakKeyDictionary[torch.nn.Module, _Layout] = (
+            weakref.WeakKeyDictionary()
+        )
+        # The reference modules do not change while grading: what each offers is read once.
+        self._described: dict[str, dict[str, Any]] = {}
 
     def _check_size(self, *values: Any) -> None:
         # The reference runs in the grader's process on inputs the student's process chose:
@@ -187,7 +219,10 @@ class ShimService:
         dependency = self._dependencies.get(module) if isinstance(module, str) else None
         if dependency is None or not isinstance(name, str):
             raise PermissionError(f"{module!r} is not a module the grader provides")
-        entry = self._names(dependency).get(name)
+        names = self._described.get(module)
+        if names is None:
+            names = self._described[module] = self._names(dependency)
+        entry = names.get(name)
         if entry is None or entry[0] not in kinds:
             raise AttributeError(f"module {module!r} has no {name!r}")
         return getattr(dependency, name)
@@ -249,7 +284,7 @@ class ShimService:
                 for name, value in vars(module).items()
                 if not name.startswith("_") and name != "training" and is_data(value)
             )
-            kind = (type(module).__name__, tuple(public_methods(type(module))))
+            kind = (type(module).__name__, _public_methods(type(module)))
             nodes.append((path, *kind, tuple(params), tuple(buffers), attrs, module.training))
         skeleton = tuple(nodes)
         if not all(_immutable(value) for node in nodes for _, value in node[5]):
@@ -264,15 +299,8 @@ class ShimService:
             self._skeletons.popitem(last=False)
         return known, skeleton, tensors
 
-    def _layout(
-        self, module: torch.nn.Module
-    ) -> tuple[frozenset[str], list[tuple[str, dict[str, Any], str]]]:
-        """The names a shell sends for ``module`` and every place each tensor goes.
-
-        Read once, from the reference's own parameters and buffers: a tensor shared by
-        several submodules has one name (its first, as ``named_parameters`` gives it) and
-        several places.
-        """
+    def _layout(self, module: torch.nn.Module) -> _Layout:
+        """What a call of ``module`` needs to know of it, read once (see :class:`_Layout`)."""
         layout = self._layouts.get(module)
         if layout is None:
             first: dict[int, str] = {}
@@ -283,7 +311,12 @@ class ShimService:
                         if value is not None:
                             name = first.setdefault(id(value), f"{path}.{local}" if path else local)
                             places.append((name, where, local))
-            layout = self._layouts[module] = (frozenset(first.values()), places)
+            layout = self._layouts[module] = _Layout(
+                names=frozenset(first.values()),
+                places=places,
+                modules=[(path, vars(sub)) for path, sub in module.named_modules()],
+                methods=frozenset(("forward", *_public_methods(type(module)))),
+            )
         return layout
 
     def module_call(
@@ -305,31 +338,28 @@ class ShimService:
         if self._instances.get(id(instance)) is not instance:
             raise PermissionError("not an instance the grader built for this submission")
         module = instance.get_submodule(path) if path else instance
-        if not isinstance(method, str) or method not in ("forward", *public_methods(type(module))):
+        layout = self._layout(module)
+        if not isinstance(method, str) or method not in layout.methods:
             raise AttributeError(f"{type(module).__name__} has no method {method!r}")
         self._check_size(state, args, kwargs)
-        modules = list(module.named_modules())
-        if len(training) != len(modules):
+        modules = layout.modules
+        if type(training) is not list or len(training) != len(modules):
             raise ValueError("the shell's submodules do not match the reference's")
-        for (_, sub), flag in zip(modules, training, strict=True):
-            sub.training = bool(flag)
-        before = {
-            (sub_path, name): id(value)
-            for sub_path, sub in modules
-            for name, value in vars(sub).items()
-            if not name.startswith("_")
-        }
-        names, places = self._layout(module)
+        for (_, attributes), flag in zip(modules, training, strict=True):
+            # Straight into the instance's attributes: nn.Module.__setattr__ costs more than
+            # the rest of a small layer's call.
+            attributes["training"] = flag is True
+        before = [attributes.copy() for _, attributes in modules]
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
             # Copies (still connected to autograd): the channel keeps the received tensors for
             # later calls (.kept), and a method such as reset_parameters changes its tensors
             # in place; as before, that changes this call's copies, not the kept tensors.
             state = {name: tensor.clone() for name, tensor in state.items()}
-            if state.keys() == names:
+            if state.keys() == layout.names:
                 # The usual case: the shell has exactly the reference's tensors. The instance
                 # serves this shell alone, so they are put in place for good (cheaper than
                 # functional_call's swap and restore, which the next call would redo).
-                for name, where, local in places:
+                for name, where, local in layout.places:
                     where[local] = state[name]
                 result = getattr(module, method)(*args, **kwargs)
             else:
@@ -338,12 +368,12 @@ class ShimService:
                     caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
                 )
         changed: dict[str, dict[str, Any]] = {}
-        for sub_path, sub in modules:
-            for name, value in vars(sub).items():
+        for (sub_path, attributes), old in zip(modules, before, strict=True):
+            for name, value in attributes.items():
                 if (
-                    not name.startswith("_")
+                    old.get(name, _ABSENT) is not value
+                    and name[:1] != "_"
                     and (value is None or isinstance(value, torch.Tensor))
-                    and before.get((sub_path, name)) != id(value)
                 ):
                     changed.setdefault(sub_path, {})[name] = value
         return result, changed
