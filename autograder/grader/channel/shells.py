@@ -38,12 +38,25 @@ class ShimModule(torch.nn.Module):
     _shim_service: RemoteObject
     _shim_instance: RemoteObject
     _shim_path: str
+    _shim_names: tuple[str, ...]
 
     def _shim_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         # Kept: the grader keeps them between calls, so unchanged ones are not sent again.
-        state: dict[str, Kept] = {name: Kept(p) for name, p in self.named_parameters()}
-        state.update((name, Kept(b)) for name, b in self.named_buffers())
-        training = [m.training for m in self.modules()]
+        names = []
+        tensors = []
+        for named in (self.named_parameters(), self.named_buffers()):
+            for name, tensor in named:
+                names.append(name)
+                tensors.append(Kept(tensor))
+        state: tuple[Kept, ...] | dict[str, Kept]
+        if tuple(names) == vars(self).get("_shim_names"):
+            # The names the shell was built with, in the reference's order: the grader
+            # knows them, so only the tensors travel.
+            state = tuple(tensors)
+        else:
+            state = dict(zip(names, tensors, strict=True))
+        # One character a submodule, "1" in training mode: one value, not one per module.
+        training = "".join("1" if m.training else "0" for m in self.modules())
         result, changed = call_method(
             self._shim_service,
             "module_call",
@@ -114,6 +127,9 @@ def _build_shell(
     values = iter(tensors)
     shared: dict[int, torch.nn.Parameter] = {}
     by_path: dict[str, ShimModule] = {}
+    # The root's tensor names as its named_parameters() and then named_buffers() give them.
+    param_names: list[str] = []
+    buffer_names: list[str] = []
     for path, type_name, methods, params, buffers, attrs, training in skeleton:
         if path:
             cls = _shell_class(module_name, type_name, list(methods))
@@ -133,15 +149,19 @@ def _build_shell(
                 continue
             if index not in shared:
                 shared[index] = torch.nn.Parameter(next(values))
+                param_names.append(f"{path}.{name}" if path else name)
             module.register_parameter(name, shared[index])
         for name, persistent, present in buffers:
             module.register_buffer(name, next(values) if present else None, persistent=persistent)
+            if present:
+                buffer_names.append(f"{path}.{name}" if path else name)
         # Plain data (never a parameter, buffer or module): straight into the attributes,
         # as nn.Module.__setattr__ would put it, without its checks.
         attributes = vars(module)
         for name, value in attrs:
             attributes[name] = value
         attributes["training"] = training is True
+    object.__setattr__(shell, "_shim_names", (*param_names, *buffer_names))
 
 
 def make_shim_module(name: str, description: dict[str, Any]) -> types.ModuleType:

@@ -132,12 +132,16 @@ class _Layout:
 
     Attributes:
         names: the tensor names a shell sends for it (one per distinct tensor).
+        order: the same names as ``named_parameters()`` and then ``named_buffers()`` give
+            them: a shell built from this module's skeleton may send its tensors alone, in
+            this order.
         places: every place each named tensor goes (a tied tensor has several).
         modules: its submodules in ``named_modules`` order, each as its attribute dict.
         methods: the methods a shell may call on it.
     """
 
     names: frozenset[str]
+    order: tuple[str, ...]
     places: list[tuple[str, dict[str, Any], str]]
     modules: list[tuple[str, dict[str, Any]]]
     methods: frozenset[str]
@@ -311,8 +315,11 @@ class ShimService:
                         if value is not None:
                             name = first.setdefault(id(value), f"{path}.{local}" if path else local)
                             places.append((name, where, local))
+            order = [name for name, _ in module.named_parameters()]
+            order += [name for name, _ in module.named_buffers()]
             layout = self._layouts[module] = _Layout(
                 names=frozenset(first.values()),
+                order=tuple(order),
                 places=places,
                 modules=[(path, vars(sub)) for path, sub in module.named_modules()],
                 methods=frozenset(("forward", *_public_methods(type(module)))),
@@ -325,8 +332,8 @@ class ShimService:
         path: str,
         method: str,
         seed: int,
-        state: dict[str, torch.Tensor],
-        training: list[bool],
+        state: dict[str, torch.Tensor] | tuple[torch.Tensor, ...],
+        training: str,
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> tuple[Any, dict[str, dict[str, Any]]]:
@@ -342,13 +349,17 @@ class ShimService:
         if not isinstance(method, str) or method not in layout.methods:
             raise AttributeError(f"{type(module).__name__} has no method {method!r}")
         self._check_size(state, args, kwargs)
+        if type(state) is tuple:
+            if len(state) != len(layout.order):
+                raise ValueError("the shell's tensors do not match the reference's")
+            state = dict(zip(layout.order, state, strict=True))
         modules = layout.modules
-        if type(training) is not list or len(training) != len(modules):
+        if type(training) is not str or len(training) != len(modules):
             raise ValueError("the shell's submodules do not match the reference's")
         for (_, attributes), flag in zip(modules, training, strict=True):
             # Straight into the instance's attributes: nn.Module.__setattr__ costs more than
             # the rest of a small layer's call.
-            attributes["training"] = flag is True
+            attributes["training"] = flag == "1"
         before = [attributes.copy() for _, attributes in modules]
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
             # Copies (still connected to autograd): the channel keeps the received tensors for
