@@ -795,6 +795,8 @@ class Model(nn.Module):
 USER = '''
 """A student part built on the model part."""
 
+import torch
+
 from .model import PAD, Config, Model
 
 
@@ -809,6 +811,14 @@ def config_fields(d):
 
 def tied(model):
     return model.out.weight is model.embed.weight
+
+
+def rename(model):
+    model.extra = torch.nn.Parameter(torch.zeros(1))
+
+
+def double_scale(model):
+    model.scale.mul_(2)
 '''
 
 
@@ -842,6 +852,12 @@ def test_shims_of_configs_and_models_with_methods(tmp_path: Path) -> None:
         local.load_state_dict(model.state_dict())
         local(tokens).sum().backward()
         assert torch.allclose(model.embed.weight.grad, local.embed.weight.grad)
+        # Calls again, with kept tensors, and after the submission changes the shell's tensors.
+        assert torch.equal(model.encode(tokens), hidden)
+        user.rename(model)
+        assert torch.equal(model.encode(tokens), hidden)
+        user.double_scale(model)
+        assert torch.equal(model.encode(tokens), hidden * 2)
 
 
 @pytest.mark.parametrize(("impl", "passes"), [("solutions", True), ("assignments", False)])

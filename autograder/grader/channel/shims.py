@@ -132,9 +132,8 @@ class _Layout:
 
     Attributes:
         names: the tensor names a shell sends for it (one per distinct tensor).
-        order: the same names as ``named_parameters()`` and then ``named_buffers()`` give
-            them: a shell built from this module's skeleton may send its tensors alone, in
-            this order.
+        order: the tensor names of a shell built from this module's skeleton, in the order
+            it lists them: such a shell may send its tensors alone, in this order.
         places: every place each named tensor goes (a tied tensor has several).
         modules: its submodules in ``named_modules`` order, each as its attribute dict.
         methods: the methods a shell may call on it.
@@ -315,8 +314,20 @@ class ShimService:
                         if value is not None:
                             name = first.setdefault(id(value), f"{path}.{local}" if path else local)
                             places.append((name, where, local))
-            order = [name for name, _ in module.named_parameters()]
-            order += [name for name, _ in module.named_buffers()]
+            # The names as a shell built from this module's skeleton lists them (shells.py,
+            # _build_shell): each parameter once, then each present buffer where it is
+            # registered (a shell holds a buffer registered twice as two tensors).
+            seen: set[int] = set()
+            order: list[str] = []
+            buffers: list[str] = []
+            for path, sub in module.named_modules():
+                prefix = f"{path}." if path else ""
+                for local, value in sub._parameters.items():
+                    if value is not None and id(value) not in seen:
+                        seen.add(id(value))
+                        order.append(prefix + local)
+                buffers += [prefix + local for local, v in sub._buffers.items() if v is not None]
+            order += buffers
             layout = self._layouts[module] = _Layout(
                 names=frozenset(first.values()),
                 order=tuple(order),
