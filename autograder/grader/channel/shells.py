@@ -127,9 +127,6 @@ def _build_shell(
     values = iter(tensors)
     shared: dict[int, torch.nn.Parameter] = {}
     by_path: dict[str, ShimModule] = {}
-    # The root's tensor names as its named_parameters() and then named_buffers() give them.
-    param_names: list[str] = []
-    buffer_names: list[str] = []
     for path, type_name, methods, params, buffers, attrs, training in skeleton:
         if path:
             cls = _shell_class(module_name, type_name, list(methods))
@@ -149,19 +146,37 @@ def _build_shell(
                 continue
             if index not in shared:
                 shared[index] = torch.nn.Parameter(next(values))
-                param_names.append(f"{path}.{name}" if path else name)
             module.register_parameter(name, shared[index])
         for name, persistent, present in buffers:
             module.register_buffer(name, next(values) if present else None, persistent=persistent)
-            if present:
-                buffer_names.append(f"{path}.{name}" if path else name)
         # Plain data (never a parameter, buffer or module): straight into the attributes,
         # as nn.Module.__setattr__ would put it, without its checks.
         attributes = vars(module)
         for name, value in attrs:
             attributes[name] = value
         attributes["training"] = training is True
-    object.__setattr__(shell, "_shim_names", (*param_names, *buffer_names))
+    object.__setattr__(shell, "_shim_names", skeleton_names(skeleton))
+
+
+def skeleton_names(skeleton: Any) -> tuple[str, ...]:
+    """The tensor names of a shell built from ``skeleton``, as its ``named_parameters()`` and
+    then ``named_buffers()`` list them: each parameter once (tied ones share an index), each
+    present buffer where it is registered.
+
+    The grader lists them from the same skeleton (``ShimService._structure``), so a shell
+    whose names are still these sends its tensors without them.
+    """
+    params: list[str] = []
+    buffers: list[str] = []
+    seen: set[int] = set()
+    for path, _, _, node_params, node_buffers, _, _ in skeleton:
+        prefix = f"{path}." if path else ""
+        for name, index in node_params:
+            if index is not None and index not in seen:
+                seen.add(index)
+                params.append(prefix + name)
+        buffers += [prefix + name for name, _, present in node_buffers if present]
+    return (*params, *buffers)
 
 
 def make_shim_module(name: str, description: dict[str, Any]) -> types.ModuleType:

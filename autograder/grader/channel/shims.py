@@ -22,6 +22,7 @@ from typing import Any
 import torch
 
 from autograder.grader.channel.peer import Peer
+from autograder.grader.channel.shells import skeleton_names
 
 SKELETONS = 256
 """How many distinct skeletons of reference instances the grader remembers sending."""
@@ -132,15 +133,12 @@ class _Layout:
 
     Attributes:
         names: the tensor names a shell sends for it (one per distinct tensor).
-        order: the tensor names of a shell built from this module's skeleton, in the order
-            it lists them: such a shell may send its tensors alone, in this order.
         places: every place each named tensor goes (a tied tensor has several).
         modules: its submodules in ``named_modules`` order, each as its attribute dict.
         methods: the methods a shell may call on it.
     """
 
     names: frozenset[str]
-    order: tuple[str, ...]
     places: list[tuple[str, dict[str, Any], str]]
     modules: list[tuple[str, dict[str, Any]]]
     methods: frozenset[str]
@@ -169,6 +167,9 @@ class ShimService:
         self._skeletons: OrderedDict[Any, int] = OrderedDict()
         self._skeleton_ids = itertools.count(1)
         self._layouts: weakref.WeakKeyDictionary[torch.nn.Module, _Layout] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._shell_names: weakref.WeakKeyDictionary[torch.nn.Module, tuple[str, ...]] = (
             weakref.WeakKeyDictionary()
         )
         # The reference modules do not change while grading: what each offers is read once.
@@ -290,6 +291,8 @@ class ShimService:
             kind = (type(module).__name__, _public_methods(type(module)))
             nodes.append((path, *kind, tuple(params), tuple(buffers), attrs, module.training))
         skeleton = tuple(nodes)
+        # What a shell built from it sends when it sends its tensors alone (module_call).
+        self._shell_names[root] = skeleton_names(skeleton)
         if not all(_immutable(value) for node in nodes for _, value in node[5]):
             # An attribute that is a tensor, a list or a dict: the skeleton is sent whole.
             return None, skeleton, tensors
@@ -314,23 +317,8 @@ class ShimService:
                         if value is not None:
                             name = first.setdefault(id(value), f"{path}.{local}" if path else local)
                             places.append((name, where, local))
-            # The names as a shell built from this module's skeleton lists them (shells.py,
-            # _build_shell): each parameter once, then each present buffer where it is
-            # registered (a shell holds a buffer registered twice as two tensors).
-            seen: set[int] = set()
-            order: list[str] = []
-            buffers: list[str] = []
-            for path, sub in module.named_modules():
-                prefix = f"{path}." if path else ""
-                for local, value in sub._parameters.items():
-                    if value is not None and id(value) not in seen:
-                        seen.add(id(value))
-                        order.append(prefix + local)
-                buffers += [prefix + local for local, v in sub._buffers.items() if v is not None]
-            order += buffers
             layout = self._layouts[module] = _Layout(
                 names=frozenset(first.values()),
-                order=tuple(order),
                 places=places,
                 modules=[(path, vars(sub)) for path, sub in module.named_modules()],
                 methods=frozenset(("forward", *_public_methods(type(module)))),
@@ -361,9 +349,11 @@ class ShimService:
             raise AttributeError(f"{type(module).__name__} has no method {method!r}")
         self._check_size(state, args, kwargs)
         if type(state) is tuple:
-            if len(state) != len(layout.order):
+            # Only a whole shell sends its tensors without names (shells.skeleton_names).
+            names = self._shell_names.get(instance, ()) if not path else ()
+            if len(state) != len(names):
                 raise ValueError("the shell's tensors do not match the reference's")
-            state = dict(zip(layout.order, state, strict=True))
+            state = dict(zip(names, state, strict=True))
         modules = layout.modules
         if type(training) is not str or len(training) != len(modules):
             raise ValueError("the shell's submodules do not match the reference's")
