@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -23,6 +24,8 @@ def _grade(arguments: argparse.Namespace) -> int:
         )
     out = arguments.out.resolve()
     limits = Limits(wall_s=arguments.wall_s, cpu_s=arguments.cpu_s, memory_mb=arguments.memory_mb)
+    if arguments.spin_ms is not None:
+        limits = dataclasses.replace(limits, spin_s=max(0.0, arguments.spin_ms) / 1000)
     report = grade.grade(
         arguments.submission,
         parts=arguments.parts,
@@ -99,6 +102,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     grade.add_argument(
         "--grader-memory-mb", type=int, default=3072, help="the grader's own memory (3072)"
+    )
+    grade.add_argument(
+        "--spin-ms",
+        type=float,
+        help="ms the grader and the worker poll for each other before sleeping "
+        "(default: 2 where each can have a core, else 0)",
     )
     grade.add_argument(
         "--allow-unprotected",

@@ -37,6 +37,7 @@ from autograder.core.paths import ROOT
 from autograder.core.rubric import Rubric, load_rubric
 from autograder.grader import speedrun
 from autograder.grader.grade import BUDGET_S
+from autograder.grader.limits import default_spin_s
 from autograder.grader.submission import prepare
 
 SUFFIXES = (".zip", ".py", ".ipynb")
@@ -118,10 +119,12 @@ def _failed(reason: str, key: dict[str, Any]) -> dict[str, Any]:
     return {"score": 0.0, "output": reason, "tests": [], "extra_data": {**key, "failed": reason}}
 
 
-def _grade_one(submission: Path, destination: Path, key: dict[str, Any], timeout: float) -> None:
+def _grade_one(
+    submission: Path, destination: Path, key: dict[str, Any], timeout: float, spin_s: float
+) -> None:
     """Grade ``submission`` in its own process into ``destination``; always writes it."""
     command = [sys.executable, "-m", "autograder", "grade", str(submission)]
-    command += ["--out", str(destination)]
+    command += ["--out", str(destination), "--spin-ms", f"{spin_s * 1000:g}"]
     if key["parts"]:
         command += ["--parts", *map(str, key["parts"])]
     destination.unlink(missing_ok=True)
@@ -200,9 +203,13 @@ def run_batch(
     todo = [
         s for s in submissions if not _already_graded(results_dir / f"{s.name}.json", keys[s.name])
     ]
+    # Graders polling for their workers would take cores from each other's work.
+    spin_s = default_spin_s(graders=max(1, jobs))
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            pool.submit(_grade_one, s, results_dir / f"{s.name}.json", keys[s.name], timeout)
+            pool.submit(
+                _grade_one, s, results_dir / f"{s.name}.json", keys[s.name], timeout, spin_s
+            )
             for s in todo
         ]
         bar = tqdm(

@@ -2,8 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import resource
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SPIN_S = 0.002
+"""How long each end of the channel polls for the other's message before sleeping, where
+each has a core of its own (see ``Peer``'s ``spin_s``)."""
+
+
+def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
+    """The CPUs this process may use: its affinity, capped by a cgroup's CPU quota (the
+    ``cpu.max`` of cgroup v2 or the ``cpu.cfs_quota_us`` of v1 under ``cgroup``)."""
+    cpus = float(len(os.sched_getaffinity(0)))
+    quotas = (
+        (cgroup / "cpu.max", None),
+        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
+    )
+    for quota_file, period_file in quotas:
+        try:
+            fields = quota_file.read_text(encoding="ascii").split()
+            quota = fields[0]
+            period = fields[1] if period_file is None else period_file.read_text("ascii")
+            if quota not in ("max", "-1"):
+                cpus = min(cpus, int(quota) / int(period))
+        except (OSError, ValueError, IndexError, ZeroDivisionError):
+            continue
+    return cpus
+
+
+def default_spin_s(graders: int = 1) -> float:
+    """:data:`SPIN_S` where every grader and its worker can have a core each, else 0."""
+    return SPIN_S if usable_cpus() >= 2 * graders else 0.0
 
 
 @dataclass(frozen=True)
@@ -24,6 +55,8 @@ class Limits:
         message_mb: the largest message the worker may send, in MiB.
         check_s: seconds from one reset of the sandbox to the next (a check's budget, so a
             check that loops over an endless generator of the student's still ends).
+        spin_s: how long the grader and the worker poll for each other's messages before
+            sleeping (:func:`default_spin_s`: only where each can have a core of its own).
     """
 
     wall_s: float = 30.0
@@ -37,6 +70,7 @@ class Limits:
     threads: int = 1
     message_mb: int = 64
     check_s: float = 120.0
+    spin_s: float = field(default_factory=default_spin_s)
 
 
 GRADER_MEMORY_MB = 3072

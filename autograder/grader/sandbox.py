@@ -331,6 +331,7 @@ class Sandbox:
             "drop_paths": [str(ROOT)],
             "threads": self.limits.threads,
             "seed": self.seed,
+            "spin_s": self.limits.spin_s,
         }
         read_in, write_in = os.pipe()
         read_out, write_out = os.pipe()
@@ -349,6 +350,7 @@ class Sandbox:
             restricted=True,
             share_tracebacks=False,
             limits=MessageLimits(message_bytes=self.limits.message_mb * 2**20),
+            spin_s=self.limits.spin_s,
         )
         self._peer.translate = self._translate
         self._peer.gone = lambda error: WorkerDied(

@@ -54,7 +54,7 @@ __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever s
 
 
 B = struct.Struct("<B")
-_TUPLE, _LIST, _STR, _INT, _KEPT_SLOT, _NONE, _TRUE, _FALSE = b"([sikNTF"
+_TUPLE, _LIST, _STR, _INT, _KEPT_SLOT, _NONE, _TRUE, _FALSE, _KEPT_GROUP = b"([sikNTFm"
 
 
 @dataclass(frozen=True)
@@ -138,6 +138,8 @@ class Decoder:
             return tensor
         if code == _NONE:
             return None
+        if code == _KEPT_GROUP:
+            return self.kept_group()
         if code == _TRUE:
             return True
         if code == _FALSE:
@@ -217,6 +219,19 @@ class Decoder:
             flags = self.take(1)[0]
             return self.peer.proxy(handle, flags, self.str())
         raise ProtocolError(f"unknown tag {tag!r} in a message")
+
+    def kept_group(self) -> tuple[torch.Tensor, ...]:
+        """A tuple of kept tensors: their slots, then a flags byte for each."""
+        size = self.count()
+        self.items_left -= size
+        slots = struct.unpack(f"<{size}q", self.take(8 * size))
+        flags = self.take(size)
+        received = self.peer.received_tensors
+        tensors = tuple(received.get(slot) for slot in slots)
+        for tensor, flag in zip(tensors, flags, strict=True):
+            if flag & LINKED and (TENSOR.is_floating_point(tensor) or TENSOR.is_complex(tensor)):
+                self.linked.append(tensor)
+        return tensors
 
     def namedtuple(self, name: str, fields: Any, items: Any) -> tuple[Any, ...]:
         """A named tuple rebuilt from data (a local class with the same name and fields)."""

@@ -29,9 +29,13 @@ __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever s
 
 MAX_SLOTS = 4096
 MAX_BYTES = 64 * 2**20
+MAX_GROUPS = 256
 _EQUAL = torch.equal
 _UINT8 = torch.uint8
 _TENSOR = torch._C.TensorBase
+_FLATTEN = torch._C._nn.flatten_dense_tensors
+_NO_GRAD = torch.no_grad
+_STRIDED = torch.strided
 
 
 class Kept:
@@ -43,9 +47,36 @@ class Kept:
         self.tensor = tensor
 
 
+class KeptGroup:
+    """Marks tensors that travel together as a tuple, call after call (a shell's parameters).
+
+    When the receiver holds every one of them as it is now, the whole tuple travels as their
+    slots (tag ``m``), checked with one comparison of all their bits instead of one per
+    tensor; otherwise each travels as a :class:`Kept` tensor.
+    """
+
+    __slots__ = ("tensors",)
+
+    def __init__(self, tensors: list[torch.Tensor]) -> None:
+        self.tensors = tensors
+
+
 def _bytes_of(tensor: torch.Tensor) -> torch.Tensor:
     """The tensor's elements as a flat ``uint8`` tensor (a copy only if not contiguous)."""
     flat = _TENSOR.contiguous(_TENSOR.reshape(_TENSOR.detach(tensor), (-1,)))
+    return _TENSOR.view(flat, _UINT8)
+
+
+def _group_bytes(tensors: list[torch.Tensor]) -> torch.Tensor | None:
+    """All the tensors' elements, one after the other, as a flat ``uint8`` copy (one copy for
+    the group, not one per tensor); None when they do not share a dtype and a device."""
+    first = tensors[0]
+    dtype, device = first.dtype, first.device
+    for tensor in tensors:
+        if tensor.dtype != dtype or tensor.device != device or tensor.layout != _STRIDED:
+            return None
+    with _NO_GRAD():
+        flat = _FLATTEN(tensors)
     return _TENSOR.view(flat, _UINT8)
 
 
@@ -77,6 +108,9 @@ class SentTensors:
         self._by_id: dict[int, tuple[Any, int, torch.Tensor, bool]] = {}
         self._owner: dict[int, int] = {}
         self._ids = itertools.count(1)
+        # Snapshots of groups (KeptGroup): by the tensors' ids, their references, the slots,
+        # what each one's kind was and all their bits; a handful (one per shell in use).
+        self._groups: OrderedDict[tuple[int, ...], tuple[Any, ...]] = OrderedDict()
 
     def holding(self, tensor: torch.Tensor) -> int | None:
         """The slot where the receiver holds ``tensor`` as it is now, or None."""
@@ -89,6 +123,54 @@ class SentTensors:
         if tensor.dtype != saved[0] or tensor.shape != saved[1] or tensor.device != saved[2]:
             return None
         return slot if _EQUAL(_bytes_of(tensor), saved[3]) else None
+
+    def holding_group(self, tensors: list[torch.Tensor]) -> list[int] | None:
+        """The slots where the receiver holds every one of ``tensors`` as it is now, or None.
+
+        The same test as :meth:`holding` for each tensor (the same object, kind and bits),
+        with the bits of the whole group compared at once.
+        """
+        if not tensors:
+            return None
+        key = tuple(map(id, tensors))
+        entry = self._groups.get(key)
+        if entry is None:
+            return None
+        refs, slots, kinds, saved = entry
+        by_id = self._by_id
+        for tensor, ref, slot, kind in zip(tensors, refs, slots, kinds, strict=True):
+            if ref() is not tensor:
+                return None
+            if kind != (tensor.dtype, tensor.shape, tensor.device, tensor.requires_grad):
+                return None
+            held = by_id.get(id(tensor))
+            if held is None or held[1] != slot:
+                return None
+        now = _group_bytes(tensors)
+        if now is None or not _EQUAL(now, saved):
+            return None
+        self._groups.move_to_end(key)
+        return slots
+
+    def remember_group(self, tensors: list[torch.Tensor]) -> None:
+        """After a message that sent the group: snapshot it if the receiver holds it whole."""
+        key = tuple(map(id, tensors))
+        if len(set(key)) != len(key):
+            return  # a tensor twice travels as a copy the second time (Encoder.kept)
+        slots = []
+        for tensor in tensors:
+            held = self._by_id.get(id(tensor))
+            if held is None or held[0]() is not tensor:
+                return
+            slots.append(held[1])
+        saved = _group_bytes(tensors) if tensors else None
+        if saved is None:
+            return
+        kinds = [(t.dtype, t.shape, t.device, t.requires_grad) for t in tensors]
+        refs = [weakref.ref(t) for t in tensors]
+        self._groups[key] = (refs, slots, kinds, saved.clone())
+        while len(self._groups) > MAX_GROUPS:
+            self._groups.popitem(last=False)
 
     def plan(self, tensor: torch.Tensor) -> int | None:
         """A slot to store ``tensor`` in (None: too big to keep); :meth:`commit` applies it."""

@@ -49,6 +49,7 @@ MAX_GRAPHS = 512
 
 _OWN_FOLDER = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _READ, _WRITE, _SELECT, _MONOTONIC = os.read, os.write, select.select, time.monotonic
+_PERF_COUNTER, _SCHED_YIELD = time.perf_counter, os.sched_yield
 _NN_MODULE_TYPE = torch.nn.Module
 READ_CHUNK = 1 << 16
 """Bytes asked for by one read of the channel (a pipe holds 64 KiB)."""
@@ -93,6 +94,12 @@ class Peer:
         limits: what one message from the other end may cost (:class:`decode.Limits`).
         share_tracebacks: send traceback text with errors (the grader does not, so reference
             source lines never reach the student's process).
+        spin_s: how long to poll the pipe before sleeping on it when a message is awaited
+            (0: sleep at once). Each end answers within a fraction of a millisecond in most
+            round trips, and a process put to sleep and woken costs more than that (the
+            wake-up, and its caches and branch predictors cold again): where each process
+            has a core of its own, polling a little first cuts a round trip's cost by a
+            third. Where they share one, polling only takes the core from the other end.
     """
 
     def __init__(
@@ -104,8 +111,10 @@ class Peer:
         timeout: float | None = None,
         limits: Limits | None = None,
         share_tracebacks: bool = True,
+        spin_s: float = 0.0,
     ) -> None:
         self.read_fd = read_fd
+        self.spin_s = spin_s
         self.write_fd = write_fd
         self.policy = Policy(restricted)
         self.timeout = timeout
@@ -149,6 +158,8 @@ class Peer:
             # Never block on the student's process: every wait goes through a deadline.
             os.set_blocking(write_fd, False)
             os.set_blocking(read_fd, False)
+        elif spin_s:
+            os.set_blocking(read_fd, False)  # polled first (_read_exact), then waited on
 
     # -- exports ---------------------------------------------------------------------------
 
@@ -245,6 +256,8 @@ class Peer:
         encoder = Encoder(self, link)
         data = encoder.message(message)
         self.sent_tensors.commit(encoder.kept_stores)
+        for group in encoder.kept_groups:
+            self.sent_tensors.remember_group(group)
         self._write(data)
         return encoder
 
@@ -259,8 +272,10 @@ class Peer:
             try:
                 chunk = _READ(self.read_fd, max(READ_CHUNK, size - len(pending)))
             except (BlockingIOError, InterruptedError):
-                self._wait(self.read_fd, writing=False)
-                continue
+                chunk = self._poll(max(READ_CHUNK, size - len(pending)))
+                if chunk is None:
+                    self._wait(self.read_fd, writing=False)
+                    continue
             except OSError as error:
                 raise ChannelClosed(f"reading the channel failed: {error}") from None
             if not chunk:
@@ -269,6 +284,24 @@ class Peer:
         data = pending[:size]
         del pending[:size]
         return data
+
+    def _poll(self, size: int) -> bytes | None:
+        """Read the pipe until something comes or :attr:`spin_s` passes (None: nothing came).
+
+        Each try yields the core, so a process that shares it with the other end lets that
+        one run.
+        """
+        if not self.spin_s or (self._deadline is not None and _MONOTONIC() >= self._deadline):
+            return None  # past the deadline, _wait raises: a trickle of bytes cannot delay it
+        end = _PERF_COUNTER() + self.spin_s
+        while _PERF_COUNTER() < end:
+            try:
+                return _READ(self.read_fd, size)
+            except (BlockingIOError, InterruptedError):
+                _SCHED_YIELD()
+            except OSError as error:
+                raise ChannelClosed(f"reading the channel failed: {error}") from None
+        return None
 
     def _receive(self) -> tuple[Any, Decoder]:
         (size,) = Q.unpack(self._read_exact(8))

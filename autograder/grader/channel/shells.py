@@ -18,7 +18,7 @@ from typing import Any
 import torch
 
 from autograder.grader.channel.errors import BoundedCache, identifier
-from autograder.grader.channel.kept import Kept
+from autograder.grader.channel.kept import Kept, KeptGroup
 from autograder.grader.channel.proxies import RemoteObject, call_method
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
@@ -41,22 +41,14 @@ class ShimModule(torch.nn.Module):
     _shim_names: tuple[str, ...]
 
     def _shim_call(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        # Kept: the grader keeps them between calls, so unchanged ones are not sent again.
-        names = []
-        tensors = []
-        for named in (self.named_parameters(), self.named_buffers()):
-            for name, tensor in named:
-                names.append(name)
-                tensors.append(Kept(tensor))
-        state: tuple[Kept, ...] | dict[str, Kept]
-        if tuple(names) == vars(self).get("_shim_names"):
+        names, tensors, training = _walk(self)
+        state: KeptGroup | dict[str, Kept]
+        if names == vars(self).get("_shim_names"):
             # The names the shell was built with, in the reference's order: the grader
-            # knows them, so only the tensors travel.
-            state = tuple(tensors)
+            # knows them, so only the tensors travel (their slots, when it holds them).
+            state = KeptGroup(tensors)
         else:
-            state = dict(zip(names, tensors, strict=True))
-        # One character a submodule, "1" in training mode: one value, not one per module.
-        training = "".join("1" if m.training else "0" for m in self.modules())
+            state = {name: Kept(tensor) for name, tensor in zip(names, tensors, strict=True)}
         result, changed = call_method(
             self._shim_service,
             "module_call",
@@ -77,6 +69,40 @@ class ShimModule(torch.nn.Module):
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         return self._shim_call("forward", args, kwargs)
+
+
+def _walk(root: torch.nn.Module) -> tuple[tuple[str, ...], list[torch.Tensor], str]:
+    """The shell's tensor names and tensors, as ``named_parameters()`` then
+    ``named_buffers()`` list them, and one character per submodule of ``modules()`` ("1" in
+    training mode): one walk of the tree instead of three of torch's generators."""
+    modules: list[tuple[str, torch.nn.Module]] = []
+    seen: set[int] = set()
+    stack: list[tuple[str, torch.nn.Module]] = [("", root)]
+    while stack:
+        prefix, module = stack.pop()
+        if id(module) in seen:
+            continue
+        seen.add(id(module))
+        modules.append((prefix, module))
+        children = [
+            (f"{prefix}.{name}" if prefix else name, child)
+            for name, child in module._modules.items()
+            if child is not None
+        ]
+        stack.extend(reversed(children))
+    names: list[str] = []
+    tensors: list[torch.Tensor] = []
+    for kind in ("_parameters", "_buffers"):
+        unique: set[int] = set()
+        for prefix, module in modules:
+            for name, tensor in getattr(module, kind).items():
+                if tensor is None or id(tensor) in unique:
+                    continue
+                unique.add(id(tensor))
+                names.append(f"{prefix}.{name}" if prefix else name)
+                tensors.append(tensor)
+    training = "".join("1" if module.training else "0" for _, module in modules)
+    return tuple(names), tensors, training
 
 
 def _draw_seed() -> int:

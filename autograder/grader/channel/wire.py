@@ -19,6 +19,7 @@ D V     a dtype (by name), a device
 t       a tensor: dtype, flags, shape, device, raw bytes (and its .grad when flagged)
 K k     a tensor the receiver keeps: its slot, then the tensor; a kept one: its slot, flags
         (:mod:`.kept`)
+m       a tuple of kept tensors: a count, their slots, then a flags byte for each
 g       a torch.Generator: its device and state (the final state comes back with the answer)
 H       a handle: an object that stays with the sender (id, flags, type name)
 R       a handle of the receiver's own object, sent back to it
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from autograder.grader.channel.kept import Kept
+from autograder.grader.channel.kept import Kept, KeptGroup
 from autograder.grader.channel.proxies import RemoteObject
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class Encoder:
         self.linked: list[torch.Tensor] = []
         self.generators: list[torch.Generator] = []
         self.kept_stores: list[tuple[int, torch.Tensor]] = []
+        self.kept_groups: list[list[torch.Tensor]] = []
         self._kept_here: set[int] = set()
 
     def str(self, text: str) -> None:
@@ -154,6 +156,8 @@ class Encoder:
             self.tensor(value, depth)
         elif kind is Kept:
             self.kept(value.tensor, depth)
+        elif kind is KeptGroup:
+            self.kept_group(value.tensors, depth)
         elif isinstance(value, RemoteObject):
             self.peer.check_own_proxy(value)
             chunks.append(b"R" + Q.pack(value._id))
@@ -285,6 +289,26 @@ class Encoder:
             self.tensor(value, depth)
             self.kept_stores.append((slot, value))
         self._kept_here.add(id(value))
+
+    def kept_group(self, tensors: list[torch.Tensor], depth: int) -> None:
+        """Tensors that travel together: their slots alone when the receiver holds them all."""
+        slots = None
+        if self.graph_inputs is None and not any(id(t) in self._kept_here for t in tensors):
+            slots = self.peer.sent_tensors.holding_group(tensors)
+        if slots is None:
+            self.value(tuple(Kept(t) for t in tensors), depth)
+            self.kept_groups.append(tensors)
+            return
+        flags = bytearray()
+        for tensor in tensors:
+            if tensor.requires_grad and self.link:
+                flags.append(LINKED)
+                self.linked.append(tensor)
+            else:
+                flags.append(0)
+            self._kept_here.add(id(tensor))
+        self.chunks.append(b"m" + I.pack(len(slots)) + struct.pack(f"<{len(slots)}q", *slots))
+        self.chunks.append(bytes(flags))
 
     def message(self, value: Any) -> bytes:
         """The whole message for ``value``: its length, then its body."""

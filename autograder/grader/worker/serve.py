@@ -164,7 +164,7 @@ def run(read_fd: int, write_fd: int, config: dict[str, Any]) -> None:
     dropped = set(config.get("drop_paths", ()))
     sys.path[:] = [plan.scratch] + [p for p in sys.path if p and p not in dropped]
     sys.argv = ["worker"]
-    peer = Peer(read_fd, write_fd, restricted=False)
+    peer = Peer(read_fd, write_fd, restricted=False, spin_s=float(config.get("spin_s", 0.0)))
     Worker(peer, config, unapplied)
     code = 0
     try:

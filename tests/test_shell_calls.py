@@ -1,0 +1,263 @@
+"""What makes a call into the reference cheap stays exact: the shell's walk, its tensors sent
+as one group of kept slots, and the channel's polling before it sleeps."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from autograder.grader import batch, limits
+from autograder.grader.channel import kept
+from autograder.grader.channel.errors import ChannelTimeout
+from autograder.grader.channel.peer import Peer
+from autograder.grader.channel.shells import _walk
+from autograder.grader.channel.wire import Q
+
+# ------------------------------------------------------------------------------ the walk
+
+
+@st.composite
+def module_trees(draw: st.DrawFn) -> nn.Module:
+    """Trees with what torch's walks treat specially: shared submodules and tensors, None
+    entries, a tensor registered as a parameter and as a buffer, non-persistent buffers."""
+    modules = [nn.Module() for _ in range(draw(st.integers(1, 6)))]
+    tensors = [torch.randn(2) for _ in range(3)]
+    for index, module in enumerate(modules):
+        module.train(draw(st.booleans()))
+        for n in range(draw(st.integers(0, 3))):
+            choice = draw(st.integers(0, 4))
+            if choice == 0:
+                module.register_parameter(f"p{n}", None)
+            elif choice == 1:
+                module.register_parameter(f"p{n}", nn.Parameter(torch.randn(2)))
+            elif choice == 2 and index:
+                # Tied: the first module's parameter again, under another name.
+                first = next(iter(modules[0]._parameters.values()), None)
+                if first is not None:
+                    module.register_parameter(f"p{n}", first)
+            elif choice == 3:
+                tensor = draw(st.sampled_from(tensors))
+                module.register_buffer(f"b{n}", tensor, persistent=draw(st.booleans()))
+            else:
+                module.register_buffer(f"b{n}", None)
+        for child in range(draw(st.integers(0, 2))):
+            target = draw(st.integers(0, len(modules) - 1))
+            if target > index:  # a tree (shared nodes allowed), never a cycle
+                module.add_module(f"m{child}", modules[target])
+            elif draw(st.booleans()):
+                module.add_module(f"m{child}", None)
+    return modules[0]
+
+
+@given(module_trees())
+@settings(max_examples=300, deadline=None)
+def test_the_walk_lists_what_torchs_walks_list(root: nn.Module) -> None:
+    names, tensors, training = _walk(root)
+    expected = [*root.named_parameters(), *root.named_buffers()]
+    assert names == tuple(name for name, _ in expected)
+    assert all(a is b for a, (_, b) in zip(tensors, expected, strict=True))
+    assert training == "".join("1" if m.training else "0" for m in root.modules())
+
+
+# ------------------------------------------------------------------------------ kept groups
+
+
+def sent_group(tensors: list[torch.Tensor]) -> kept.SentTensors:
+    """A sender that has sent ``tensors`` once as a group (the receiver keeps them all)."""
+    sent = kept.SentTensors()
+    stores = []
+    for tensor in tensors:
+        slot = sent.plan(tensor)
+        assert slot is not None
+        stores.append((slot, tensor))
+    sent.commit(stores)
+    sent.remember_group(tensors)
+    return sent
+
+
+def layer_tensors() -> list[torch.Tensor]:
+    layer = nn.TransformerEncoderLayer(8, 2, 16, batch_first=True)
+    return [p for p in layer.parameters()]
+
+
+def test_an_unchanged_group_travels_as_its_slots() -> None:
+    tensors = layer_tensors()
+    sent = sent_group(tensors)
+    slots = sent.holding_group(tensors)
+    assert slots == [sent.holding(t) for t in tensors]
+    assert len(set(slots)) == len(tensors)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "data_in_place",  # through .data: no version counter notices
+        "sign_of_zero",  # equal as numbers, not as bits
+        "data_reshaped",  # the same bits in another shape
+        "replaced",
+        "requires_grad",
+        "evicted",
+        "order",
+    ],
+)
+def test_any_change_to_a_group_sends_it_again(change: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    tensors = layer_tensors()
+    tensors[0].data.zero_()
+    sent = sent_group(tensors)
+    if change == "data_in_place":
+        tensors[3].data.add_(1)
+    elif change == "sign_of_zero":
+        tensors[0].data.neg_()
+    elif change == "data_reshaped":
+        tensors[0].data = tensors[0].data.reshape(-1)
+    elif change == "replaced":
+        tensors[2] = nn.Parameter(tensors[2].detach().clone())
+    elif change == "requires_grad":
+        tensors[1].requires_grad_(False)
+    elif change == "evicted":
+        monkeypatch.setattr(kept, "MAX_SLOTS", len(tensors) + 1)
+        extra = [torch.zeros(1), torch.zeros(1)]
+        sent.commit([(sent.plan(t), t) for t in extra])  # type: ignore[misc]
+    elif change == "order":
+        tensors[0], tensors[1] = tensors[1], tensors[0]
+    assert sent.holding_group(tensors) is None
+
+
+@pytest.mark.parametrize("kind", ["twice", "mixed_dtypes", "empty"])
+def test_groups_that_cannot_be_compared_at_once_are_never_remembered(kind: str) -> None:
+    a, b = torch.randn(3), torch.randn(3)
+    tensors = {"twice": [a, b, a], "mixed_dtypes": [a, b.double()], "empty": []}[kind]
+    sent = sent_group(tensors)
+    assert sent.holding_group(tensors) is None
+
+
+def test_a_shell_whose_weights_change_through_data_is_sent_again(tmp_path: Path) -> None:
+    from autograder.grader.sandbox import Sandbox
+    from solutions import layers
+
+    (tmp_path / "user.py").write_text(
+        "import torch\n"
+        "from .layers import LayerNorm\n"
+        "def run(norm, x, scale):\n"
+        "    first = norm(x)\n"
+        "    norm.weight.data.mul_(scale)\n"  # no version bump: only the bits say it changed
+        "    return first, norm(x)\n"
+    )
+    with Sandbox(tmp_path, ["user"], dependencies={"layers": layers}) as box:
+        user = box.module("user")
+        norm = user.LayerNorm(4)
+        x = torch.randn(2, 4)
+        first, second = user.run(norm, x, 3.0)
+        reference = layers.LayerNorm(4)
+        assert torch.allclose(first, reference(x), atol=1e-6)
+        assert torch.allclose(second, 3.0 * reference(x) - 2.0 * reference.bias, atol=1e-6)
+
+
+# ------------------------------------------------------------------------------ polling
+
+
+TRICKLE = """
+import os, struct, sys, time
+fd = int(sys.argv[1])
+os.write(fd, struct.pack("<q", 10**6))
+end = time.monotonic() + 20
+while time.monotonic() < end:  # a byte every 0.1 ms: always within the polling window
+    os.write(fd, b"(")
+    pause = time.perf_counter() + 0.0001
+    while time.perf_counter() < pause:
+        pass
+"""
+
+
+def test_polling_still_keeps_the_deadline_when_bytes_trickle_in() -> None:
+    """A worker that sends its answer a byte at a time cannot keep the grader reading."""
+    grader_reads, worker_writes = os.pipe()
+    worker_reads, grader_writes = os.pipe()
+    # A long polling window: without the deadline in it, the poll would never give up.
+    peer = Peer(grader_reads, grader_writes, restricted=True, timeout=0.5, spin_s=1.0)
+    worker = subprocess.Popen(
+        [sys.executable, "-c", TRICKLE, str(worker_writes)], pass_fds=(worker_writes,)
+    )
+    os.close(worker_writes)
+    start = time.monotonic()
+    try:
+        with pytest.raises(ChannelTimeout):
+            peer.request("echo", ())
+        assert time.monotonic() - start < 5
+    finally:
+        worker.kill()
+        worker.wait()
+        peer.close()
+        os.close(worker_reads)
+
+
+@pytest.mark.parametrize("spin", [0.0, 0.002])
+def test_a_polling_peer_reads_answers_like_a_sleeping_one(spin: float) -> None:
+    answers_read, answers_write = os.pipe()
+    requests_read, requests_write = os.pipe()
+    peer = Peer(answers_read, requests_write, restricted=False, spin_s=spin, timeout=5)
+    # The answer to request 1: ("r", 1, no graph, "ok", no generators), written a little
+    # after the request, while the peer polls (or sleeps).
+    body = b"(" + struct.pack("<I", 5) + b"s" + struct.pack("<I", 1) + b"r"
+    body += b"i" + Q.pack(1) + b"N" + b"s" + struct.pack("<I", 2) + b"ok"
+    body += b"[" + struct.pack("<I", 0)
+    answer = threading.Timer(0.001, os.write, (answers_write, Q.pack(len(body)) + body))
+    try:
+        answer.start()
+        assert peer.request("echo", ()) == "ok"
+    finally:
+        answer.join()
+        peer.close()
+        for fd in (answers_write, requests_read):
+            os.close(fd)
+
+
+@pytest.mark.parametrize(
+    ("cpus", "graders", "spins"),
+    [(1.0, 1, False), (0.5, 1, False), (2.0, 1, True), (4.0, 3, False)],
+)
+def test_the_ends_poll_only_where_each_has_a_core(
+    cpus: float, graders: int, spins: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(limits, "usable_cpus", lambda: cpus)
+    assert (limits.default_spin_s(graders) > 0) == spins
+
+
+def test_a_cgroup_quota_caps_the_usable_cpus(tmp_path: Path) -> None:
+    assert limits.usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
+    (tmp_path / "cpu.max").write_text("50000 100000\n")
+    assert limits.usable_cpus(tmp_path) == 0.5
+    (tmp_path / "cpu.max").write_text("max 100000\n")
+    assert limits.usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
+
+
+def test_a_batch_tells_each_grade_whether_to_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    commands: list[list[str]] = []
+
+    class Finished:
+        returncode = 0
+
+        def __init__(self, command: list[str], **_: object) -> None:
+            commands.append(command)
+
+        def communicate(self, timeout: float) -> tuple[bytes, bytes]:
+            return b"", b""
+
+    monkeypatch.setattr(batch.subprocess, "Popen", Finished)
+    key = {"parts": None}
+    batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.0)
+    batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.002)
+    assert [c[c.index("--spin-ms") + 1] for c in commands] == ["0", "2"]
