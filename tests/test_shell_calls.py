@@ -9,7 +9,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -19,7 +21,7 @@ from torch import nn
 
 from autograder.grader import batch, limits
 from autograder.grader.channel import kept
-from autograder.grader.channel.errors import ChannelTimeout
+from autograder.grader.channel.errors import ChannelTimeout, ProtocolError
 from autograder.grader.channel.peer import Peer
 from autograder.grader.channel.shells import _walk
 from autograder.grader.channel.wire import Q
@@ -261,3 +263,135 @@ def test_a_batch_tells_each_grade_whether_to_poll(
     batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.0)
     batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.002)
     assert [c[c.index("--spin-ms") + 1] for c in commands] == ["0", "2"]
+
+
+# ------------------------------------------------------------------------------ the zygote
+
+
+def test_the_zygote_starts_at_once_and_is_waited_for_when_first_used() -> None:
+    """``python -m autograder grade`` starts it before its own imports (they overlap)."""
+    from autograder.grader import spawner
+
+    started = spawner.start()
+    assert spawner.start() is started, "one zygote per grader"
+    ready = spawner.zygote()
+    assert ready is started and ready.ready and ready.alive
+    main = (Path(__file__).parents[1] / "autograder" / "__main__.py").read_text()
+    assert main.index("spawner.start()") < main.index("from autograder.apps import")
+
+
+# ------------------------------------------------------------------------------ runs of tensors
+
+
+ECHO = "def echo(value):\n    return value\n"
+
+
+@pytest.fixture(scope="module")
+def echo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from autograder.grader.sandbox import Sandbox
+
+    folder = tmp_path_factory.mktemp("echo")
+    (folder / "echo.py").write_text(ECHO)
+    with Sandbox(folder, ["echo"]) as box:
+        yield box.module("echo").echo
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal, of the same types all the way down, and tensors of the same dtype and bits."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, torch.Tensor):
+        return a.dtype == b.dtype and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+@st.composite
+def tensor_collections(draw: st.DrawFn) -> Any:
+    """Lists, tuples and dicts of tensors: runs (one dtype, plain) and what is not a run
+    (mixed dtypes, an empty tensor, a non-contiguous one, one that needs gradients)."""
+    dtype = draw(st.sampled_from([torch.float32, torch.float64, torch.int64, torch.bool]))
+    count = draw(st.integers(1, 5))
+    tensors = []
+    for _ in range(count):
+        shape = draw(st.lists(st.integers(1, 3), min_size=0, max_size=3))
+        tensor = (torch.randn(shape) * 10).to(dtype)
+        if draw(st.booleans()) and tensor.dim() >= 2:
+            tensor = tensor.transpose(0, 1)  # not contiguous
+        tensors.append(tensor)
+    odd = draw(st.sampled_from(["none", "mixed", "empty", "grad"]))
+    if odd == "mixed":
+        tensors.append(torch.ones(2, dtype=torch.int32))
+    elif odd == "empty":
+        tensors.append(torch.empty(0, dtype=dtype))
+    elif odd == "grad":
+        tensors.append(torch.ones(2, requires_grad=True))
+    kind = draw(st.sampled_from(["list", "tuple", "dict"]))
+    if kind == "dict":
+        return {f"layer.{i}.weight": t for i, t in enumerate(tensors)}
+    return tensors if kind == "list" else tuple(tensors)
+
+
+@given(value=tensor_collections())
+@settings(max_examples=60, deadline=None)
+def test_runs_of_tensors_round_trip(echo: Any, value: Any) -> None:
+    result = echo(value)
+    expected = value
+    if isinstance(value, dict):
+        expected = {k: v.detach() for k, v in value.items()}
+    elif isinstance(value, list | tuple):
+        expected = type(value)(v.detach() for v in value)
+    assert same(result, expected)
+    if isinstance(result, list | tuple) and len(result) > 1:
+        # Each a copy of its own: views of one storage would share one version counter.
+        assert result[0].untyped_storage().data_ptr() != result[1].untyped_storage().data_ptr()
+
+
+@pytest.mark.parametrize(
+    ("body", "problem"),
+    [
+        # A run whose shapes claim more bytes than it holds.
+        (
+            b"u\x00"
+            + bytes((0,))
+            + struct.pack("<I", 2)
+            + b"\x01"
+            + Q.pack(3)
+            + b"\x00"
+            + Q.pack(12)
+            + bytes(12),
+            "bytes",
+        ),
+        # More tensors than a message may hold values.
+        (b"u\x00" + bytes((0,)) + struct.pack("<I", 10**6), "more than"),
+        (b"u\x00" + bytes((99,)), "unknown dtype"),
+        # A state dict with a key twice.
+        (
+            b"y"
+            + struct.pack("<I", 2)
+            + (struct.pack("<I", 1) + b"w") * 2
+            + bytes((0,))
+            + struct.pack("<I", 2)
+            + (b"\x01" + Q.pack(1)) * 2
+            + Q.pack(8)
+            + bytes(8),
+            "keys",
+        ),
+        (
+            b"u\x00" + bytes((0,)) + struct.pack("<I", 1) + b"\x01" + Q.pack(-1) + Q.pack(0),
+            "negative",
+        ),
+    ],
+)
+def test_malformed_runs_are_refused(body: bytes, problem: str) -> None:
+    read, write = os.pipe()
+    peer = Peer(read, write, restricted=True, timeout=5)
+    os.write(write, Q.pack(len(body)) + body)
+    try:
+        with pytest.raises(ProtocolError, match=problem):
+            peer.request("echo", ())
+    finally:
+        peer.close()

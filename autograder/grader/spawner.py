@@ -1,8 +1,9 @@
 """The grader's handle on the zygote (:mod:`autograder.grader.worker.zygote`).
 
-One zygote per grader process, started on first use: each worker is then a fork of an
-already-initialised Python with torch imported, a few milliseconds instead of a second or
-two. The zygote reports each worker's pid and, when it ends, its exit status.
+One zygote per grader process, started on first use (or earlier, :func:`start`): each
+worker is then a fork of an already-initialised Python with torch imported, a few
+milliseconds instead of a second or two. The zygote reports each worker's pid and, when
+it ends, its exit status.
 """
 
 from __future__ import annotations
@@ -56,10 +57,17 @@ class Zygote:
         )
         theirs.close()
         self.exits: dict[int, int] = {}
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        """Wait until the zygote has imported what it needs (it says so once)."""
+        if self.ready:
+            return
         deadline = time.monotonic() + READY_S
         while time.monotonic() < deadline:
             message = self._read(max(0.0, deadline - time.monotonic()))
             if message is not None and message.get("ready"):
+                self.ready = True
                 return
         self.close()
         raise ZygoteError(f"the zygote did not start within {READY_S:g} s")
@@ -124,11 +132,22 @@ class Zygote:
 _zygote: Zygote | None = None
 
 
-def zygote() -> Zygote:
-    """This process's zygote, started (or restarted) when needed."""
+def start() -> Zygote:
+    """Start this process's zygote (or restart it) without waiting for it to be ready.
+
+    The grader calls this first thing, so that the zygote imports torch while the grader
+    imports its own modules: on two cores the two start-ups overlap.
+    """
     global _zygote
     if _zygote is None or not _zygote.alive:
         if _zygote is not None and _zygote.owner == os.getpid():
             _zygote.close()
         _zygote = Zygote()
     return _zygote
+
+
+def zygote() -> Zygote:
+    """This process's zygote, started (or restarted) when needed, once it is ready."""
+    started = start()
+    started.wait_ready()
+    return started

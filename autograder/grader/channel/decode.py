@@ -55,6 +55,7 @@ __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever s
 
 B = struct.Struct("<B")
 _TUPLE, _LIST, _STR, _INT, _KEPT_SLOT, _NONE, _TRUE, _FALSE, _KEPT_GROUP = b"([sikNTFm"
+_RUN, _STATE = b"uy"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,17 @@ class Decoder:
             return None
         if code == _KEPT_GROUP:
             return self.kept_group()
+        if code == _RUN:
+            kind = self.take(1)[0]
+            tensors = self.run()
+            return tuple(tensors) if kind else tensors
+        if code == _STATE:
+            keys = [self.str() for _ in range(self.count())]
+            self.items_left -= len(keys)
+            tensors = self.run()
+            if len(tensors) != len(keys) or len(set(keys)) != len(keys):
+                raise ProtocolError("a dict of tensors whose keys do not match its tensors")
+            return dict(zip(keys, tensors, strict=True))
         if code == _TRUE:
             return True
         if code == _FALSE:
@@ -231,6 +243,42 @@ class Decoder:
         for tensor, flag in zip(tensors, flags, strict=True):
             if flag & LINKED and (TENSOR.is_floating_point(tensor) or TENSOR.is_complex(tensor)):
                 self.linked.append(tensor)
+        return tensors
+
+    def run(self) -> list[torch.Tensor]:
+        """Plain tensors of one dtype: each one's shape, then all their bytes (tag ``u``)."""
+        dtype_index = self.take(1)[0]
+        if dtype_index >= len(DTYPES):
+            raise ProtocolError(f"unknown dtype number {dtype_index}")
+        dtype, element = DTYPES[dtype_index], DTYPE_SIZES[dtype_index]
+        count = self.count()
+        self.items_left -= count
+        shapes = []
+        sizes = []
+        for _ in range(count):
+            ndim = self.take(1)[0]
+            shape = struct.unpack(f"<{ndim}q", self.take(8 * ndim))
+            numel = 1
+            for dim in shape:
+                if dim < 0:
+                    raise ProtocolError("a tensor with a negative dimension")
+                numel *= dim
+            shapes.append(shape)
+            sizes.append(numel * element)
+        (total,) = Q.unpack(self.take(8))
+        if total != sum(sizes) or not total:
+            raise ProtocolError(f"a run of tensors of {sum(sizes)} bytes with {total} bytes")
+        start = self.at
+        self.take(total)
+        # One copy of the run (aligned for the dtype), then one copy of each tensor out of it:
+        # views would share one storage and one version counter.
+        base = TENSOR.clone(FROMBUFFER(self.data, dtype=torch.uint8, count=total, offset=start))
+        tensors = []
+        offset = 0
+        for shape, size in zip(shapes, sizes, strict=True):
+            piece = TENSOR.view(TENSOR.narrow(base, 0, offset, size), dtype)
+            tensors.append(TENSOR.clone(TENSOR.reshape(piece, shape)))
+            offset += size
         return tensors
 
     def namedtuple(self, name: str, fields: Any, items: Any) -> tuple[Any, ...]:
