@@ -136,12 +136,51 @@ class _Layout:
         places: every place each named tensor goes (a tied tensor has several).
         modules: its submodules in ``named_modules`` order, each as its attribute dict.
         methods: the methods a shell may call on it.
+        publics: each submodule's public attribute names, as last seen (a call that adds
+            one is noticed by the dict's size and last key, see :func:`_changes`).
     """
 
     names: frozenset[str]
     places: list[tuple[str, dict[str, Any], str]]
     modules: list[tuple[str, dict[str, Any]]]
     methods: frozenset[str]
+    publics: list[list[str]]
+
+
+def _watch(layout: _Layout) -> list[tuple[int, Any, list[Any]]]:
+    """What :func:`_changes` compares with after a call: each submodule's attribute count,
+    last attribute name and public attributes' values (not a copy of every attribute)."""
+    return [
+        (
+            len(attributes),
+            next(reversed(attributes), None),
+            [attributes.get(k, _ABSENT) for k in keys],
+        )
+        for (_, attributes), keys in zip(layout.modules, layout.publics, strict=True)
+    ]
+
+
+def _changes(layout: _Layout, watched: list[tuple[int, Any, list[Any]]]) -> dict[str, Any]:
+    """The public attributes a call set to a tensor or None, by submodule path."""
+    changed: dict[str, dict[str, Any]] = {}
+    for index, ((path, attributes), (count, last, values)) in enumerate(
+        zip(layout.modules, watched, strict=True)
+    ):
+        keys = layout.publics[index]
+        for name, old in zip(keys, values, strict=True):
+            value = attributes.get(name, _ABSENT)
+            if value is not old and (value is None or isinstance(value, torch.Tensor)):
+                changed.setdefault(path, {})[name] = value
+        if len(attributes) != count or next(reversed(attributes), None) != last:
+            # Attributes added (new names go last) or removed: look at every name once.
+            known = set(keys)
+            for name, value in attributes.items():
+                if name[:1] != "_" and name not in known:
+                    keys.append(name)
+                    if value is None or isinstance(value, torch.Tensor):
+                        changed.setdefault(path, {})[name] = value
+            layout.publics[index] = [name for name in keys if name in attributes]
+    return changed
 
 
 class ShimService:
@@ -322,6 +361,10 @@ class ShimService:
                 places=places,
                 modules=[(path, vars(sub)) for path, sub in module.named_modules()],
                 methods=frozenset(("forward", *_public_methods(type(module)))),
+                publics=[
+                    [name for name in vars(sub) if name[:1] != "_"]
+                    for _, sub in module.named_modules()
+                ],
             )
         return layout
 
@@ -361,12 +404,17 @@ class ShimService:
             # Straight into the instance's attributes: nn.Module.__setattr__ costs more than
             # the rest of a small layer's call.
             attributes["training"] = flag == "1"
-        before = [attributes.copy() for _, attributes in modules]
+        watched = _watch(layout)
+        # The channel keeps the received tensors for later calls (.kept). A method such as
+        # reset_parameters changes its tensors in place: it gets copies (still connected to
+        # autograd), so that it changes neither the shell nor the kept tensors. A forward never
+        # does (tests/test_shell_calls.py checks every reference module's), and is called
+        # often: it gets the kept tensors themselves, their versions checked afterwards.
+        pure = method == "forward"
+        versions = [tensor._version for tensor in state.values()] if pure else []
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
-            # Copies (still connected to autograd): the channel keeps the received tensors for
-            # later calls (.kept), and a method such as reset_parameters changes its tensors
-            # in place; as before, that changes this call's copies, not the kept tensors.
-            state = {name: tensor.clone() for name, tensor in state.items()}
+            if not pure:
+                state = {name: tensor.clone() for name, tensor in state.items()}
             if state.keys() == layout.names:
                 # The usual case: the shell has exactly the reference's tensors. The instance
                 # serves this shell alone, so they are put in place for good (cheaper than
@@ -379,13 +427,9 @@ class ShimService:
                 result = torch.func.functional_call(
                     caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
                 )
-        changed: dict[str, dict[str, Any]] = {}
-        for (sub_path, attributes), old in zip(modules, before, strict=True):
-            for name, value in attributes.items():
-                if (
-                    old.get(name, _ABSENT) is not value
-                    and name[:1] != "_"
-                    and (value is None or isinstance(value, torch.Tensor))
-                ):
-                    changed.setdefault(sub_path, {})[name] = value
+        if any(t._version != v for t, v in zip(state.values(), versions, strict=False)):
+            raise RuntimeError(
+                f"the reference {type(module).__name__}.forward changed its tensors in place"
+            )
+        changed = _changes(layout, watched)
         return result, changed

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from autograder.grader.channel.peer import Peer
 
 __builtins__ = dict(vars(builtins))  # the runtime keeps its builtins whatever student code patches
+_PACK = struct.pack
 
 MAX_DEPTH = 64
 """How deeply values may nest: deeper data is refused rather than recursing without bound."""
@@ -89,6 +90,7 @@ NN_MODULE = 8  # a torch.nn.Module: its proxy calls the standard module methods 
 Q = struct.Struct("<q")
 D = struct.Struct("<d")
 I = struct.Struct("<I")  # noqa: E741 - the format's name for a 4-byte count
+_CPU = I.pack(3) + b"cpu"  # the device of nearly every tensor, as Encoder.str writes it
 
 # The runtime's own references (see the module docstring).
 TENSOR = torch._C.TensorBase
@@ -277,16 +279,19 @@ class Encoder:
                 if grad is not None:
                     flags |= HAS_GRAD
         data = TENSOR.detach(value)
-        if device.type != "cpu":
+        on_cpu = device.type == "cpu"
+        if not on_cpu:
             data = TENSOR.cpu(data)
-        data = TENSOR.contiguous(TENSOR.resolve_neg(TENSOR.resolve_conj(data)))
-        shape = tuple(data.shape)
-        header = bytearray(b"t")
-        header += bytes((dtype, flags, len(shape)))
-        for size in shape:
-            header += Q.pack(size)
-        self.chunks.append(bytes(header))
-        self.str(str(device))
+        if TENSOR.is_conj(data) or TENSOR.is_neg(data):
+            data = TENSOR.resolve_neg(TENSOR.resolve_conj(data))
+        data = TENSOR.contiguous(data)
+        shape = data.shape
+        ndim = len(shape)
+        self.chunks.append(_PACK(f"<cBBB{ndim}q", b"t", dtype, flags, ndim, *shape))
+        if on_cpu:
+            self.chunks.append(_CPU)
+        else:
+            self.str(str(device))
         # Flattened: contiguous() keeps stride 0 on size-1 dimensions of an expanded tensor,
         # which cannot be viewed as bytes; a flat one can (once its stride is 1).
         count = TENSOR.numel(data)
@@ -364,7 +369,7 @@ class Encoder:
             else:
                 flags.append(0)
             self._kept_here.add(id(tensor))
-        self.chunks.append(b"m" + I.pack(len(slots)) + struct.pack(f"<{len(slots)}q", *slots))
+        self.chunks.append(b"m" + I.pack(len(slots)) + _PACK(f"<{len(slots)}q", *slots))
         self.chunks.append(bytes(flags))
 
     def message(self, value: Any) -> bytes:
