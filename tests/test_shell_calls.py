@@ -395,3 +395,99 @@ def test_malformed_runs_are_refused(body: bytes, problem: str) -> None:
             peer.request("echo", ())
     finally:
         peer.close()
+
+
+# ------------------------------------------------------------------------------ pure forwards
+
+
+def _forwards() -> dict[str, Any]:
+    """Every ``nn.Module`` of the reference, built small, and a call of its forward."""
+    from solutions import layers, model, multihead, positional, qkv
+
+    x, memory = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
+    src, tgt = torch.randint(1, 11, (2, 4)), torch.randint(1, 11, (2, 5))
+    config = model.TransformerConfig(11, 11, d_model=8, num_heads=2, d_ff=16, dropout=0.2)
+    feed = layers.FeedForward(8, 16, 0.2)
+    return {
+        "SelfAttention": (qkv.SelfAttention(8), (x,)),
+        "MultiHeadAttention": (multihead.MultiHeadAttention(8, 2, 0.2), (x, memory, memory)),
+        "PositionalEncoding": (positional.PositionalEncoding(8, 16, 0.2), (x,)),
+        "LearnedPositionalEmbedding": (positional.LearnedPositionalEmbedding(8, 16, 0.2), (x,)),
+        "RelativePositionBias": (positional.RelativePositionBias(2, 3), (5, 4)),
+        "LayerNorm": (layers.LayerNorm(8), (x,)),
+        "FeedForward": (feed, (x,)),
+        "SublayerConnection": (layers.SublayerConnection(8, 0.2), (x, feed)),
+        "EncoderLayer": (layers.EncoderLayer(8, 2, 16, 0.2), (x,)),
+        "DecoderLayer": (layers.DecoderLayer(8, 2, 16, 0.2), (x, memory)),
+        "Embeddings": (model.Embeddings(11, config), (src,)),
+        "Encoder": (model.Encoder(config), (src,)),
+        "Decoder": (model.Decoder(config), (tgt, memory)),
+        "Transformer": (model.Transformer(config), (src, tgt)),
+    }
+
+
+def test_no_reference_forward_changes_its_tensors() -> None:
+    """What lets the grader run a shell's forward on the kept tensors themselves (shims)."""
+    import inspect
+
+    from solutions import layers, model, multihead, positional, qkv
+
+    forwards = _forwards()
+    classes = {
+        name
+        for module in (qkv, multihead, positional, layers, model)
+        for name, value in vars(module).items()
+        if inspect.isclass(value)
+        and issubclass(value, nn.Module)
+        and value.__module__ == module.__name__
+    }
+    assert classes == set(forwards), "every reference module is called below"
+    for name, (module, args) in forwards.items():
+        tensors = [*module.parameters(), *module.buffers()]
+        before = [(t._version, t.detach().clone()) for t in tensors]
+        for training in (True, False):
+            module.train(training)
+            module(*args)
+            module(*args)
+        for tensor, (version, bits) in zip(tensors, before, strict=True):
+            assert tensor._version == version and torch.equal(tensor, bits), name
+
+
+MUTATING = """
+import torch
+from torch import nn
+
+
+class Counter(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(2))
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.weight.add_(1)
+        return x + self.weight
+"""
+
+
+def test_a_forward_that_changes_its_tensors_is_an_error_not_a_silent_change(
+    tmp_path: Path,
+) -> None:
+    import importlib.util
+
+    from autograder.grader.sandbox import Sandbox
+
+    source = tmp_path / "reference" / "counting.py"
+    source.parent.mkdir()
+    source.write_text(MUTATING)
+    spec = importlib.util.spec_from_file_location("counting", source)
+    assert spec is not None and spec.loader is not None
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
+    (tmp_path / "student").mkdir()
+    (tmp_path / "student" / "user.py").write_text(
+        "from .counting import Counter\ndef run(x):\n    return Counter()(x)\n"
+    )
+    box = Sandbox(tmp_path / "student", ["user"], dependencies={"counting": reference})
+    with box, pytest.raises(RuntimeError, match="changed its tensors in place"):
+        box.module("user").run(torch.zeros(2))
