@@ -24,6 +24,7 @@ from autograder.grader.channel import kept
 from autograder.grader.channel.errors import ChannelTimeout, ProtocolError
 from autograder.grader.channel.peer import Peer
 from autograder.grader.channel.shells import _walk
+from autograder.grader.channel.shims import public_methods
 from autograder.grader.channel.wire import Q
 
 # ------------------------------------------------------------------------------ the walk
@@ -401,7 +402,8 @@ def test_malformed_runs_are_refused(body: bytes, problem: str) -> None:
 
 
 def _forwards() -> dict[str, Any]:
-    """Every ``nn.Module`` of the reference, built small, and a call of its forward."""
+    """Every ``nn.Module`` of the reference, built small, and a call of its forward (and of
+    every other public method it has)."""
     from solutions import layers, model, multihead, positional, qkv
 
     x, memory = torch.randn(2, 5, 8), torch.randn(2, 4, 8)
@@ -423,11 +425,23 @@ def _forwards() -> dict[str, Any]:
         "Encoder": (model.Encoder(config), (src,)),
         "Decoder": (model.Decoder(config), (tgt, memory)),
         "Transformer": (model.Transformer(config), (src, tgt)),
+        "Transformer.encode": (model.Transformer(config).encode, (src,)),
+        "Transformer.decode": (model.Transformer(config).decode, (tgt, memory)),
     }
 
 
+def _class_named(name: str) -> type:
+    from solutions import layers, model, multihead, positional, qkv
+
+    for module in (qkv, multihead, positional, layers, model):
+        if name in vars(module):
+            return vars(module)[name]
+    raise KeyError(name)
+
+
 def test_no_reference_forward_changes_its_tensors() -> None:
-    """What lets the grader run a shell's forward on the kept tensors themselves (shims)."""
+    """What lets the grader run a shell's forward (and the reference's own methods) on the
+    kept tensors themselves (shims._Layout.pure)."""
     import inspect
 
     from solutions import layers, model, multihead, positional, qkv
@@ -441,14 +455,21 @@ def test_no_reference_forward_changes_its_tensors() -> None:
         and issubclass(value, nn.Module)
         and value.__module__ == module.__name__
     }
-    assert classes == set(forwards), "every reference module is called below"
-    for name, (module, args) in forwards.items():
+    methods = {
+        f"{name}.{method}"
+        for name in classes
+        for method in public_methods(_class_named(name))
+        if method != "forward"
+    }
+    assert set(forwards) == classes | methods, "every reference module and method is called"
+    for name, (call, args) in forwards.items():
+        module = getattr(call, "__self__", call)
         tensors = [*module.parameters(), *module.buffers()]
         before = [(t._version, t.detach().clone()) for t in tensors]
         for training in (True, False):
             module.train(training)
-            module(*args)
-            module(*args)
+            call(*args)
+            call(*args)
         for tensor, (version, bits) in zip(tensors, before, strict=True):
             assert tensor._version == version and torch.equal(tensor, bits), name
 

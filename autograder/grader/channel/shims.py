@@ -138,6 +138,9 @@ class _Layout:
         methods: the methods a shell may call on it.
         publics: each submodule's public attribute names, as last seen (a call that adds
             one is noticed by the dict's size and last key, see :func:`_changes`).
+        pure: the methods that never change the module's tensors in place: ``forward`` and
+            the public methods of the reference's own classes (tests/test_shell_calls.py
+            checks every one); others (``nn.Linear.reset_parameters``) get copies.
     """
 
     names: frozenset[str]
@@ -145,6 +148,7 @@ class _Layout:
     modules: list[tuple[str, dict[str, Any]]]
     methods: frozenset[str]
     publics: list[list[str]]
+    pure: frozenset[str]
 
 
 def _watch(layout: _Layout) -> list[tuple[int, Any, list[Any]]]:
@@ -348,6 +352,9 @@ class ShimService:
         """What a call of ``module`` needs to know of it, read once (see :class:`_Layout`)."""
         layout = self._layouts.get(module)
         if layout is None:
+            references = {dependency.__name__ for dependency in self._dependencies.values()}
+            cls = type(module)
+            own = _public_methods(cls) if cls.__module__ in references else ()
             first: dict[int, str] = {}
             places = []
             for path, sub in module.named_modules(remove_duplicate=False):
@@ -365,6 +372,7 @@ class ShimService:
                     [name for name in vars(sub) if name[:1] != "_"]
                     for _, sub in module.named_modules()
                 ],
+                pure=frozenset(("forward", *own)),
             )
         return layout
 
@@ -407,10 +415,10 @@ class ShimService:
         watched = _watch(layout)
         # The channel keeps the received tensors for later calls (.kept). A method such as
         # reset_parameters changes its tensors in place: it gets copies (still connected to
-        # autograd), so that it changes neither the shell nor the kept tensors. A forward never
-        # does (tests/test_shell_calls.py checks every reference module's), and is called
-        # often: it gets the kept tensors themselves, their versions checked afterwards.
-        pure = method == "forward"
+        # autograd), so that it changes neither the shell nor the kept tensors. A forward (or
+        # a Transformer's encode and decode) never does, and is called often: it gets the
+        # kept tensors themselves, their versions checked afterwards (_Layout.pure).
+        pure = method in layout.pure
         versions = [tensor._version for tensor in state.values()] if pure else []
         with _within_memory(f"the reference {type(module).__name__}.{method}"), _seeded(seed):
             if not pure:
@@ -429,7 +437,7 @@ class ShimService:
                 )
         if any(t._version != v for t, v in zip(state.values(), versions, strict=False)):
             raise RuntimeError(
-                f"the reference {type(module).__name__}.forward changed its tensors in place"
+                f"the reference {type(module).__name__}.{method} changed its tensors in place"
             )
         changed = _changes(layout, watched)
         return result, changed
