@@ -238,11 +238,33 @@ def test_the_ends_poll_only_where_each_has_a_core(
 
 
 def test_a_cgroup_quota_caps_the_usable_cpus(tmp_path: Path) -> None:
-    assert limits.usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
-    (tmp_path / "cpu.max").write_text("50000 100000\n")
-    assert limits.usable_cpus(tmp_path) == 0.5
-    (tmp_path / "cpu.max").write_text("max 100000\n")
-    assert limits.usable_cpus(tmp_path) == len(os.sched_getaffinity(0))
+    cpus = len(os.sched_getaffinity(0))
+    membership = tmp_path / "membership"
+    membership.write_text("0::/\n")
+    root = tmp_path / "cgroup"
+    root.mkdir()
+    assert limits.usable_cpus(root, membership) == cpus
+    (root / "cpu.max").write_text("max 100000\n")
+    assert limits.usable_cpus(root, membership) == cpus
+    (root / "cpu.max").write_text("50000 100000\n")
+    assert limits.usable_cpus(root, membership) == 0.5
+    # The process's own cgroup, and the smallest quota of it and those above it.
+    (root / "cpu.max").unlink()
+    (root / "grader" / "job").mkdir(parents=True)
+    (root / "grader" / "job" / "cpu.max").write_text("150000 100000\n")
+    membership.write_text("0::/grader/job\n")
+    assert limits.usable_cpus(root, membership) == min(cpus, 1.5)
+    (root / "grader" / "cpu.max").write_text("25000 100000\n")
+    assert limits.usable_cpus(root, membership) == 0.25
+    # cgroup v1: the cpu controller's folder.
+    membership.write_text("4:memory:/x\n3:cpu,cpuacct:/docker/abc\n0::/\n")
+    (root / "grader" / "cpu.max").unlink()
+    (root / "grader" / "job" / "cpu.max").unlink()
+    v1 = root / "cpu" / "docker" / "abc"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("50000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert limits.usable_cpus(root, membership) == 0.5
 
 
 def test_a_batch_tells_each_grade_whether_to_poll(

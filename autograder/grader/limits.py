@@ -12,22 +12,45 @@ SPIN_S = 0.002
 each has a core of its own (see ``Peer``'s ``spin_s``)."""
 
 
-def usable_cpus(cgroup: Path = Path("/sys/fs/cgroup")) -> float:
-    """The CPUs this process may use: its affinity, capped by a cgroup's CPU quota (the
-    ``cpu.max`` of cgroup v2 or the ``cpu.cfs_quota_us`` of v1 under ``cgroup``)."""
+def _up(root: Path, relative: str) -> list[Path]:
+    """``root/relative`` and each folder above it, up to ``root``."""
+    parts = [part for part in relative.split("/") if part and part != ".."]
+    return [root.joinpath(*parts[:index]) for index in range(len(parts), -1, -1)]
+
+
+def usable_cpus(
+    cgroup: Path = Path("/sys/fs/cgroup"), membership: Path = Path("/proc/self/cgroup")
+) -> float:
+    """The CPUs this process may use: its affinity, capped by the CPU quota of its cgroup
+    and of every cgroup above it (``cpu.max`` in cgroup v2, ``cpu.cfs_quota_us`` in v1),
+    found from ``membership`` under ``cgroup``."""
     cpus = float(len(os.sched_getaffinity(0)))
-    quotas = (
-        (cgroup / "cpu.max", None),
-        (cgroup / "cpu" / "cpu.cfs_quota_us", cgroup / "cpu" / "cpu.cfs_period_us"),
-    )
-    for quota_file, period_file in quotas:
+    v2, v1 = "/", "/"
+    try:
+        lines = membership.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        _, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if not controllers:
+            v2 = path
+        elif "cpu" in controllers.split(","):
+            v1 = path
+    for folder in _up(cgroup, v2):
         try:
-            fields = quota_file.read_text(encoding="ascii").split()
-            quota = fields[0]
-            period = fields[1] if period_file is None else period_file.read_text("ascii")
-            if quota not in ("max", "-1"):
+            quota, period = (folder / "cpu.max").read_text(encoding="ascii").split()[:2]
+            if quota != "max":
                 cpus = min(cpus, int(quota) / int(period))
-        except (OSError, ValueError, IndexError, ZeroDivisionError):
+        except (OSError, ValueError, ZeroDivisionError):
+            continue
+    for folder in _up(cgroup / "cpu", v1):
+        try:
+            quota = (folder / "cpu.cfs_quota_us").read_text(encoding="ascii").strip()
+            period = (folder / "cpu.cfs_period_us").read_text(encoding="ascii").strip()
+            if quota != "-1":
+                cpus = min(cpus, int(quota) / int(period))
+        except (OSError, ValueError, ZeroDivisionError):
             continue
     return cpus
 
