@@ -60,6 +60,16 @@ _RUN, _STATE = b"uy"
 _CPU = I.pack(3) + b"cpu"
 
 
+def _numel(shape: tuple[int, ...]) -> int:
+    """The elements of a tensor of ``shape``; a negative dimension is a broken message."""
+    numel = 1
+    for dim in shape:
+        if dim < 0:
+            raise ProtocolError("a tensor with a negative dimension")
+        numel *= dim
+    return numel
+
+
 @dataclass(frozen=True)
 class Limits:
     """What one message may cost (see the module docstring)."""
@@ -260,13 +270,8 @@ class Decoder:
         for _ in range(count):
             ndim = self.take(1)[0]
             shape = _UNPACK(f"<{ndim}q", self.take(8 * ndim))
-            numel = 1
-            for dim in shape:
-                if dim < 0:
-                    raise ProtocolError("a tensor with a negative dimension")
-                numel *= dim
             shapes.append(shape)
-            sizes.append(numel * element)
+            sizes.append(_numel(shape) * element)
         (total,) = Q.unpack(self.take(8))
         if total != sum(sizes) or not total:
             raise ProtocolError(f"a run of tensors of {sum(sizes)} bytes with {total} bytes")
@@ -325,11 +330,7 @@ class Decoder:
         else:
             device = self.str()
         (size,) = Q.unpack(self.take(8))
-        numel = 1
-        for dim in shape:
-            if dim < 0:
-                raise ProtocolError("a tensor with a negative dimension")
-            numel *= dim
+        numel = _numel(shape)
         element = DTYPE_SIZES[dtype_index]
         if numel * element != size:
             raise ProtocolError(f"a tensor of shape {shape} and dtype {dtype} with {size} bytes")

@@ -114,8 +114,8 @@ class Peer:
         spin_s: float = 0.0,
     ) -> None:
         self.read_fd = read_fd
-        self.spin_s = spin_s
         self.write_fd = write_fd
+        self.spin_s = spin_s
         self.policy = Policy(restricted)
         self.timeout = timeout
         self.limits = limits or Limits()

@@ -355,6 +355,7 @@ class ShimService:
             references = {dependency.__name__ for dependency in self._dependencies.values()}
             cls = type(module)
             own = _public_methods(cls) if cls.__module__ in references else ()
+            modules = [(path, vars(sub)) for path, sub in module.named_modules()]
             first: dict[int, str] = {}
             places = []
             for path, sub in module.named_modules(remove_duplicate=False):
@@ -366,12 +367,9 @@ class ShimService:
             layout = self._layouts[module] = _Layout(
                 names=frozenset(first.values()),
                 places=places,
-                modules=[(path, vars(sub)) for path, sub in module.named_modules()],
-                methods=frozenset(("forward", *_public_methods(type(module)))),
-                publics=[
-                    [name for name in vars(sub) if name[:1] != "_"]
-                    for _, sub in module.named_modules()
-                ],
+                modules=modules,
+                methods=frozenset(("forward", *_public_methods(cls))),
+                publics=[[name for name in attrs if name[:1] != "_"] for _, attrs in modules],
                 pure=frozenset(("forward", *own)),
             )
         return layout
@@ -435,7 +433,7 @@ class ShimService:
                 result = torch.func.functional_call(
                     caller, {f"target.{k}": v for k, v in state.items()}, args, kwargs
                 )
-        if any(t._version != v for t, v in zip(state.values(), versions, strict=False)):
+        if pure and any(t._version != v for t, v in zip(state.values(), versions, strict=True)):
             raise RuntimeError(
                 f"the reference {type(module).__name__}.{method} changed its tensors in place"
             )

@@ -308,19 +308,16 @@ class Encoder:
     def run(self, tensors: list[torch.Tensor] | tuple[torch.Tensor, ...]) -> None:
         """Plain tensors of one dtype (:func:`_runnable`): their shapes, then all their bytes
         at once (one copy for the run, where each tensor alone costs a dozen steps)."""
-        header = bytearray((DTYPE_INDEX[tensors[0].dtype],))
-        header += I.pack(len(tensors))
+        chunks = self.chunks
+        chunks.append(bytes((DTYPE_INDEX[tensors[0].dtype],)) + I.pack(len(tensors)))
         for tensor in tensors:
             shape = tensor.shape
-            header.append(len(shape))
-            for size in shape:
-                header += Q.pack(size)
+            chunks.append(_PACK(f"<B{len(shape)}q", len(shape), *shape))
         with NO_GRAD():
             flat = FLATTEN(tensors)
         raw = TENSOR.numpy(TENSOR.view(flat, torch.uint8))
-        self.chunks.append(bytes(header))
-        self.chunks.append(Q.pack(len(raw)))
-        self.chunks.append(raw)
+        chunks.append(Q.pack(len(raw)))
+        chunks.append(raw)
 
     def kept(self, value: Any, depth: int) -> None:
         """A tensor the receiver may keep: only its slot when it already holds it as it is."""
