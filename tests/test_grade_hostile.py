@@ -4,7 +4,9 @@ Each case is a hostile ``qkv.py`` (part 2) handed in beside the reference ``mask
 (part 4, the honest work). Whatever the hostile module does, the grader must finish, give
 part 2 no more than its honest work (none of these answers part 2 correctly: 0), explain
 every part-2 verdict, keep part 4's full marks, and write a valid Gradescope results.json.
-``tests/test_sandbox.py`` tests the same submissions one level down, at the sandbox.
+Each case is graded in one lane and in two (the parts shared by two grader processes, as
+``grade`` does on a machine with two CPUs). ``tests/test_sandbox.py`` tests the same
+submissions one level down, at the sandbox.
 
 The limits are small so that a looping case costs seconds, not minutes: a request may run
 ``LIMITS.wall_s`` seconds, a check ``LIMITS.check_s`` and the submission ``BUDGET_S`` seconds
@@ -171,7 +173,9 @@ def grader_state():
     return (torch.allclose, torch.equal, np.allclose, abs, all, torch.Tensor.__eq__)
 
 
-def grade_case(name: str, tmp_path: Path, results_file: Path) -> tuple[Report, dict]:
+def grade_case(
+    name: str, tmp_path: Path, results_file: Path, lanes: int = 1
+) -> tuple[Report, dict]:
     case = CASES[name]
     build = case.build or with_honest_masks
     submission = build(SUBMISSIONS / name, tmp_path)
@@ -181,13 +185,15 @@ def grade_case(name: str, tmp_path: Path, results_file: Path) -> tuple[Report, d
         limits=LIMITS,
         hide=(results_file.parent,),
         budget_s=BUDGET_S,
+        lanes=lanes,
     )
     return report, results.gradescope(report)
 
 
+@pytest.mark.parametrize("lanes", [1, 2])
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_crafted_submission_scores_no_more_than_its_honest_work(
-    name, tmp_path, results_file, grader_state, capfd
+    name, lanes, tmp_path, results_file, grader_state, capfd
 ):
     case = CASES[name]
     EVIL_PICKLE_MARKER.unlink(missing_ok=True)
@@ -195,7 +201,7 @@ def test_a_crafted_submission_scores_no_more_than_its_honest_work(
     segments_before = system_v_segments()
     start = time.monotonic()
     try:
-        report, data = grade_case(name, tmp_path, results_file)
+        report, data = grade_case(name, tmp_path, results_file, lanes)
     finally:
         # Only this case's processes carry the marker (another case may run beside it).
         leftover = survivors(OUTLIVE_MARKER) if name == "outlive_the_part" else []

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from autograder.grader import batch, limits
+from autograder.grader import limits
 from autograder.grader.channel import kept
 from autograder.grader.channel.errors import ChannelTimeout, ProtocolError
 from autograder.grader.channel.peer import Peer
@@ -265,27 +265,6 @@ def test_a_cgroup_quota_caps_the_usable_cpus(tmp_path: Path) -> None:
     (v1 / "cpu.cfs_quota_us").write_text("50000\n")
     (v1 / "cpu.cfs_period_us").write_text("100000\n")
     assert limits.usable_cpus(root, membership) == 0.5
-
-
-def test_a_batch_tells_each_grade_whether_to_poll(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    commands: list[list[str]] = []
-
-    class Finished:
-        returncode = 0
-
-        def __init__(self, command: list[str], **_: object) -> None:
-            commands.append(command)
-
-        def communicate(self, timeout: float) -> tuple[bytes, bytes]:
-            return b"", b""
-
-    monkeypatch.setattr(batch.subprocess, "Popen", Finished)
-    key = {"parts": None}
-    batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.0)
-    batch._grade_one(tmp_path, tmp_path / "out.json", key, 10, 0.002)
-    assert [c[c.index("--spin-ms") + 1] for c in commands] == ["0", "2"]
 
 
 # ------------------------------------------------------------------------------ the zygote

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from autograder.core.rubric import load_rubric
 def _grade(arguments: argparse.Namespace) -> int:
     from autograder.apps import UsageError
     from autograder.grader import grade, results
+    from autograder.grader import limits as bounds
     from autograder.grader.sandbox import Limits
 
     if not arguments.submission.exists():
@@ -23,9 +23,18 @@ def _grade(arguments: argparse.Namespace) -> int:
             "a folder of notebooks"
         )
     out = arguments.out.resolve()
-    limits = Limits(wall_s=arguments.wall_s, cpu_s=arguments.cpu_s, memory_mb=arguments.memory_mb)
-    if arguments.spin_ms is not None:
-        limits = dataclasses.replace(limits, spin_s=max(0.0, arguments.spin_ms) / 1000)
+    lanes = max(1, arguments.lanes if arguments.lanes is not None else bounds.default_lanes())
+    spin_s = (
+        max(0.0, arguments.spin_ms) / 1000
+        if arguments.spin_ms is not None
+        else bounds.default_spin_s(graders=lanes)
+    )
+    limits = Limits(
+        wall_s=arguments.wall_s,
+        cpu_s=arguments.cpu_s,
+        memory_mb=arguments.memory_mb,
+        spin_s=spin_s,
+    )
     report = grade.grade(
         arguments.submission,
         parts=arguments.parts,
@@ -35,6 +44,7 @@ def _grade(arguments: argparse.Namespace) -> int:
         budget_s=arguments.budget_s,
         allow_unprotected=arguments.allow_unprotected,
         grader_memory_mb=arguments.grader_memory_mb,
+        lanes=lanes,
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results.gradescope(report), indent=2) + "\n", encoding="utf-8")
@@ -58,7 +68,11 @@ def _batch(arguments: argparse.Namespace) -> int:
             "submission folder or .zip file per student"
         )
     graded = batch.run_batch(
-        arguments.submissions, arguments.out, jobs=arguments.jobs, parts=arguments.parts
+        arguments.submissions,
+        arguments.out,
+        jobs=arguments.jobs,
+        parts=arguments.parts,
+        lanes=arguments.lanes,
     )
     print("\n".join(batch.summary(graded, load_rubric())))
     print(f"points per part: {arguments.out}")
@@ -110,6 +124,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "(default: 2 where each can have a core, else 0)",
     )
     grade.add_argument(
+        "--lanes",
+        type=int,
+        help="grader processes that grade parts at once "
+        "(default: one per CPU, at most 2; 1 on a CPU or less)",
+    )
+    grade.add_argument(
         "--allow-unprotected",
         action="store_true",
         help="grade even where the sandbox cannot apply its protections (it says which)",
@@ -120,6 +140,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     many.add_argument("--out", type=Path, default=BUILD / "grades.csv")
     many.add_argument("--jobs", type=int, default=1, help="submissions graded at once")
     many.add_argument("--parts", type=int, nargs="+", help="part numbers (default: all)")
+    many.add_argument(
+        "--lanes",
+        type=int,
+        help="grader processes each grade uses at once (default: 2 where each grade has two "
+        "CPUs, else 1)",
+    )
     many.add_argument(
         "--no-similarity", action="store_true", help="skip the similar-submissions report"
     )

@@ -37,7 +37,7 @@ from autograder.core.paths import ROOT
 from autograder.core.rubric import Rubric, load_rubric
 from autograder.grader import speedrun
 from autograder.grader.grade import BUDGET_S
-from autograder.grader.limits import default_spin_s
+from autograder.grader.limits import default_lanes, default_spin_s
 from autograder.grader.submission import prepare
 
 SUFFIXES = (".zip", ".py", ".ipynb")
@@ -120,11 +120,17 @@ def _failed(reason: str, key: dict[str, Any]) -> dict[str, Any]:
 
 
 def _grade_one(
-    submission: Path, destination: Path, key: dict[str, Any], timeout: float, spin_s: float
+    submission: Path,
+    destination: Path,
+    key: dict[str, Any],
+    timeout: float,
+    spin_s: float,
+    lanes: int = 1,
 ) -> None:
     """Grade ``submission`` in its own process into ``destination``; always writes it."""
     command = [sys.executable, "-m", "autograder", "grade", str(submission)]
     command += ["--out", str(destination), "--spin-ms", f"{spin_s * 1000:g}"]
+    command += ["--lanes", str(lanes)]
     if key["parts"]:
         command += ["--parts", *map(str, key["parts"])]
     destination.unlink(missing_ok=True)
@@ -182,6 +188,7 @@ def run_batch(
     parts: Iterable[int] | None = None,
     progress: bool = True,
     timeout: float = BUDGET_S + 120,
+    lanes: int | None = None,
 ) -> list[Graded]:
     """Grade every submission of ``folder`` (skipping unchanged ones) and write the CSV.
 
@@ -193,6 +200,8 @@ def run_batch(
         parts: the parts to grade (all when None).
         progress: show a progress bar.
         timeout: seconds one submission's process may take before it is stopped.
+        lanes: grader processes each grade uses at once (None: one per CPU it has, at
+            most two; see :func:`~autograder.grader.limits.default_lanes`).
     """
     rubric = load_rubric()
     results_dir = results_dir or out_csv.parent / "results"
@@ -203,12 +212,20 @@ def run_batch(
     todo = [
         s for s in submissions if not _already_graded(results_dir / f"{s.name}.json", keys[s.name])
     ]
-    # Graders polling for their workers would take cores from each other's work.
-    spin_s = default_spin_s(graders=max(1, jobs))
+    # Each grade gets its share of the cores: lanes only where it has two, and polling only
+    # where each of its processes (a grader and a worker per lane) has one.
+    lanes = max(1, lanes) if lanes is not None else default_lanes(graders=max(1, jobs))
+    spin_s = default_spin_s(graders=max(1, jobs) * lanes)
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
             pool.submit(
-                _grade_one, s, results_dir / f"{s.name}.json", keys[s.name], timeout, spin_s
+                _grade_one,
+                s,
+                results_dir / f"{s.name}.json",
+                keys[s.name],
+                timeout,
+                spin_s,
+                lanes,
             )
             for s in todo
         ]

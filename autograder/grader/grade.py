@@ -17,7 +17,7 @@ from __future__ import annotations
 import importlib
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from autograder.core.runner import check_function, run_check
 from autograder.core.shortcuts import find_shortcuts
 from autograder.diagnosis.grading import diagnose_in_sandbox
 from autograder.grader import speedrun
+from autograder.grader.lanes import LaneResults, grade_in_lanes, spares
 from autograder.grader.limits import GRADER_MEMORY_MB, Limits, MemoryBound
 from autograder.grader.results import CheckResult, PartResult, Report
 from autograder.grader.sandbox import Sandbox, SandboxError
@@ -38,6 +39,9 @@ from autograder.grader.submission import prepare
 BUDGET_S = 480.0
 """Wall-clock seconds one submission may use in all (Gradescope's default limit is 10
 minutes; the reference takes a small part of this on half a CPU)."""
+LANE_GRACE_S = 60.0
+"""Seconds past the submission's deadline after which a lane still grading is killed (each
+lane keeps the deadline itself; this is for a grader that does not)."""
 TIMEOUTS_PER_PART = 2
 """After this many checks of a part ran out of time, the part's other checks are not run:
 a module that hangs would otherwise spend a wall-clock limit on every check."""
@@ -161,6 +165,39 @@ def grade_part(
     return result
 
 
+def _costliest_first(parts: list[Part]) -> list[Part]:
+    """``parts`` in the order lanes should take them: a part that builds on more earlier
+    parts calls more of the reference through the channel (part 7 builds on three and takes
+    half a grade), and the longest part started first ends the grade soonest."""
+    return sorted(parts, key=lambda part: -len(part.depends))
+
+
+def _grade_parts(claimed: Iterator[Part], grade_one: Callable[[Part], PartResult]) -> LaneResults:
+    """Grade each part ``claimed`` yields with ``grade_one``; a failure of the grader itself
+    fails that part only, and a refusal to grade unprotected stops the lane."""
+    lane = LaneResults()
+    for part in claimed:
+        try:
+            lane.parts.append(grade_one(part))
+        except Unprotected as refused:
+            message = (
+                "not graded: the autograder could not protect itself on this machine; "
+                "your instructor has been told"
+            )
+            warning = f"refused to grade, protection not applied: {refused}"
+            lane.stopped = PartResult(part, problem=message, warnings=[warning])
+            break
+        except Exception as error:
+            message = (
+                f"not graded: the grader failed on part {part.number} "
+                f"({type(error).__name__}); your instructor has been told"
+            )
+            failed = PartResult(part, problem=message)
+            failed.warnings = [f"the grader failed: {type(error).__name__}: {error}"]
+            lane.parts.append(failed)
+    return lane
+
+
 def grade(
     submission: Path,
     parts: Iterable[int] | None = None,
@@ -173,6 +210,7 @@ def grade(
     seed: int | None = None,
     allow_unprotected: bool = False,
     grader_memory_mb: int = GRADER_MEMORY_MB,
+    lanes: int = 1,
 ) -> Report:
     """Grade ``submission`` (a folder, a zip, or a folder of notebooks); never raises.
 
@@ -189,61 +227,66 @@ def grade(
         seed: hypothesis's seed (None: the settings decide; the grading ones derandomize).
         allow_unprotected: grade even where the sandbox cannot apply its protections (it
             says which in :attr:`Report.warnings`); otherwise such a grade is refused.
-        grader_memory_mb: the grader's own memory while grading, beyond what it held.
+        grader_memory_mb: the grader's own memory while grading, beyond what it held (with
+            several lanes, shared equally between their processes).
+        lanes: grader processes that grade parts at once (:mod:`autograder.grader.lanes`).
     """
     start = time.monotonic()
     rubric = rubric or load_rubric()
     limits = limits or Limits()
     selected = [rubric.parts[n] for n in (parts or rubric.parts) if n in rubric.parts]
+    lanes = max(1, min(lanes, len(selected)))
     # The reference runs here on small tensors: one thread is fastest, and a grader that
     # shares the machine with its sandboxed workers should not compete with them.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    clock = Clock(start + budget_s, len(selected))
     results: list[PartResult] = []
     problems: list[str] = []
     run: speedrun.Speedrun | None = None
     try:
-        with tempfile.TemporaryDirectory(prefix="grade-") as scratch, MemoryBound(grader_memory_mb):
+        with (
+            tempfile.TemporaryDirectory(prefix="grade-") as scratch,
+            MemoryBound(grader_memory_mb // lanes),
+            spares(lanes),
+        ):
             prepared = prepare(Path(submission), Path(scratch), rubric)
             problems = prepared.problems
             # The speedrun's time is kept aside, so that the parts' checks never wait on it.
             wants_speedrun = speedrun.wanted(prepared.folder, [p.number for p in selected])
-            clock.deadline -= speedrun.WALL_S if wants_speedrun else 0.0
-            for index, part in enumerate(selected):
-                try:
-                    results.append(
-                        grade_part(
-                            part,
-                            prepared.folder,
-                            rubric,
-                            limits,
-                            isolate,
-                            hide,
-                            clock.part_deadline(),
-                            chosen,
-                            seed,
-                            allow_unprotected or not isolate,
-                        )
-                    )
-                except Unprotected as refused:
-                    message = (
-                        "not graded: the autograder could not protect itself on this machine; "
-                        "your instructor has been told"
-                    )
-                    for rest in selected[index:]:
-                        failed = _fail_all(PartResult(rest), rubric.checks_of(rest.number), message)
-                        failed.warnings = [f"refused to grade, protection not applied: {refused}"]
-                        results.append(failed)
-                    break
-                except Exception as error:
-                    message = (
-                        f"not graded: the grader failed on part {part.number} "
-                        f"({type(error).__name__}); your instructor has been told"
-                    )
-                    failed = _fail_all(PartResult(part), rubric.checks_of(part.number), message)
-                    failed.warnings = [f"the grader failed: {type(error).__name__}: {error}"]
-                    results.append(failed)
+            deadline = start + budget_s - (speedrun.WALL_S if wants_speedrun else 0.0)
+            share = -(-len(selected) // lanes)
+
+            def grade_parts(claimed: Iterator[Part]) -> LaneResults:
+                clock = Clock(deadline, share)
+                return _grade_parts(
+                    claimed,
+                    lambda part: grade_part(
+                        part,
+                        prepared.folder,
+                        rubric,
+                        limits,
+                        isolate,
+                        hide,
+                        clock.part_deadline(),
+                        chosen,
+                        seed,
+                        allow_unprotected or not isolate,
+                    ),
+                )
+
+            graded = grade_in_lanes(
+                _costliest_first(selected), lanes, grade_parts, deadline + LANE_GRACE_S
+            )
+            order = {part.number: index for index, part in enumerate(selected)}
+            results = sorted(
+                (
+                    _fail_all(r, rubric.checks_of(r.part.number), r.problem or "")
+                    if not r.results and r.problem
+                    else r
+                    for r in graded
+                ),
+                key=lambda r: order[r.part.number],
+            )
             if wants_speedrun:
                 run = speedrun.run(
                     prepared.folder / speedrun.FILE_NAME,
@@ -251,9 +294,9 @@ def grade(
                 )
     except Exception as error:
         problems.append(f"the grader could not read the submission ({type(error).__name__})")
-        graded = {r.part.number for r in results}
+        graded_numbers = {r.part.number for r in results}
         for part in selected:
-            if part.number not in graded:
+            if part.number not in graded_numbers:
                 results.append(
                     _fail_all(PartResult(part), rubric.checks_of(part.number), problems[-1])
                 )

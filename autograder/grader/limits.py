@@ -12,6 +12,11 @@ SPIN_S = 0.002
 each has a core of its own (see ``Peer``'s ``spin_s``)."""
 
 
+MAX_LANES = 2
+"""The most grader processes one grade uses at once: the longest part bounds a grade's time,
+and two lanes already take the others off its path."""
+
+
 def _up(root: Path, relative: str) -> list[Path]:
     """``root/relative`` and each folder above it, up to ``root``."""
     parts = [part for part in relative.split("/") if part and part != ".."]
@@ -58,6 +63,16 @@ def usable_cpus(
 def default_spin_s(graders: int = 1) -> float:
     """:data:`SPIN_S` where every grader and its worker can have a core each, else 0."""
     return SPIN_S if usable_cpus() >= 2 * graders else 0.0
+
+
+def default_lanes(graders: int = 1) -> int:
+    """How many grader processes each of ``graders`` grades may use at once (see
+    :mod:`autograder.grader.lanes`): one per whole CPU it has, at most :data:`MAX_LANES`.
+
+    A grader mostly waits for its worker and the worker for it, so two lanes on two cores
+    (four processes, each sleeping while it waits) still gain; on one CPU or less they only
+    compete."""
+    return max(1, min(MAX_LANES, int(usable_cpus() / max(1, graders))))
 
 
 @dataclass(frozen=True)

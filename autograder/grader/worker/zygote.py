@@ -7,6 +7,8 @@ reference code, no checks), then answers on that socket:
 - a message holding a JSON config and the worker's two pipe ends (passed as file
   descriptors) asks for a worker: it forks, the child runs
   :func:`autograder.grader.worker.serve.run`, and the zygote answers ``{"pid": ...}``;
+- a message holding ``{"zygote": true}`` and one end of a new socket pair asks for a copy
+  of the zygote that serves another grader process (a grading lane) on that socket;
 - whenever a child ends, it sends ``{"exit": pid, "status": code}`` (negative: the signal
   that killed it).
 
@@ -71,12 +73,22 @@ def _reap(control: socket.socket) -> None:
         _send(control, {"exit": pid, "status": os.waitstatus_to_exitcode(status)})
 
 
-def _spawn(control: socket.socket, data: bytes, fds: list[int]) -> None:
+def _spawn(control: socket.socket, data: bytes, fds: list[int], wake: tuple[int, int]) -> None:
     config = json.loads(data)
+    if config.get("zygote") is True and len(fds) == 1:
+        _spare(control, fds[0], wake)
+        return
+    if len(fds) != 2:
+        for fd in fds:
+            os.close(fd)
+        _send(control, {"error": "a worker needs two pipes"})
+        return
     pid = os.fork()
     if pid == 0:
         try:
             control.close()
+            for fd in wake:
+                os.close(fd)
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             serve.run(fds[0], fds[1], config)
@@ -88,6 +100,27 @@ def _spawn(control: socket.socket, data: bytes, fds: list[int]) -> None:
         os._exit(0)
     for fd in fds:
         os.close(fd)
+    _send(control, {"pid": pid})
+
+
+def _spare(control: socket.socket, theirs: int, wake: tuple[int, int]) -> None:
+    """Fork a copy of this zygote that serves another grader process on ``theirs``."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            control.close()
+            signal.set_wakeup_fd(-1)
+            for fd in wake:
+                os.close(fd)
+            # Its own session, so that closing it (a signal to its group) spares this one.
+            os.setsid()
+            main(theirs)
+        except BaseException:
+            code = 70
+        finally:
+            os._exit(code)
+    os.close(theirs)
     _send(control, {"pid": pid})
 
 
@@ -112,7 +145,7 @@ def main(control_fd: int) -> None:
                 return
             if not data:
                 return
-            _spawn(control, data, fds)
+            _spawn(control, data, fds, (wake_read, wake_write))
             _reap(control)
 
 
