@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import sys
 import time
@@ -29,38 +30,65 @@ PARTS = list(RUBRIC.parts.values())
 SOON = 60.0
 
 
+class BothLanes:
+    """Holds this process's lane on its first part until the forked lane has taken one, so
+    that both lanes surely take parts however slowly the fork starts."""
+
+    def __init__(self) -> None:
+        self.grader = os.getpid()
+        self.read, self.write = os.pipe()
+
+    @property
+    def forked(self) -> bool:
+        return os.getpid() != self.grader
+
+    def took_a_part(self) -> None:
+        if self.forked:
+            os.write(self.write, b"x")
+        else:
+            select.select([self.read], [], [], SOON)
+
+
 def _pid_of(result: PartResult) -> int:
     return int(result.warnings[0].split()[-1])
 
 
 def _graded(part: Part) -> PartResult:
-    time.sleep(0.05)
     return PartResult(part, warnings=[f"graded by {os.getpid()}"])
 
 
-def _every_part(claimed: Iterator[Part]) -> LaneResults:
-    return LaneResults([_graded(part) for part in claimed])
-
-
 def test_each_part_is_graded_once_by_the_next_free_lane_and_comes_back_in_order() -> None:
-    merged = lanes.grade_in_lanes(PARTS, 2, _every_part, time.monotonic() + SOON)
+    both = BothLanes()
+
+    def every_part(claimed: Iterator[Part]) -> LaneResults:
+        done = LaneResults()
+        for part in claimed:
+            both.took_a_part()
+            done.parts.append(_graded(part))
+        return done
+
+    merged = lanes.grade_in_lanes(PARTS, 2, every_part, time.monotonic() + SOON)
     assert [r.part.number for r in merged] == [p.number for p in PARTS]
     assert len({_pid_of(r) for r in merged}) == 2, "both lanes took parts"
     assert os.getpid() in {_pid_of(r) for r in merged}, "this process is the first lane"
 
 
 def test_one_lane_grades_here_without_forking() -> None:
-    merged = lanes.grade_in_lanes(PARTS, 1, _every_part, time.monotonic() + SOON)
+    def every_part(claimed: Iterator[Part]) -> LaneResults:
+        return LaneResults([_graded(part) for part in claimed])
+
+    merged = lanes.grade_in_lanes(PARTS, 1, every_part, time.monotonic() + SOON)
     assert {_pid_of(r) for r in merged} == {os.getpid()}
 
 
 def test_a_lane_that_dies_costs_only_the_part_it_held() -> None:
-    grader = os.getpid()
+    both = BothLanes()
 
     def dies_in_the_fork(claimed: Iterator[Part]) -> LaneResults:
         done = LaneResults()
         for part in claimed:
-            if os.getpid() != grader:
+            both.took_a_part()
+            if both.forked:
                 os._exit(3)
             done.parts.append(_graded(part))
         return done
@@ -70,16 +98,17 @@ def test_a_lane_that_dies_costs_only_the_part_it_held() -> None:
     assert len(lost) == 1, "the lane died holding one part; this lane graded the others"
     assert "status 3" in lost[0].problem and not lost[0].results
     assert "status 3" in lost[0].warnings[0]
-    assert all(_pid_of(r) == grader for r in merged if not r.problem)
+    assert all(_pid_of(r) == both.grader for r in merged if not r.problem)
 
 
 def test_a_lane_that_hangs_is_stopped_at_the_deadline() -> None:
-    grader = os.getpid()
+    both = BothLanes()
 
     def hangs_in_the_fork(claimed: Iterator[Part]) -> LaneResults:
         done = LaneResults()
         for part in claimed:
-            while os.getpid() != grader:
+            both.took_a_part()
+            while both.forked:
                 time.sleep(1)
             done.parts.append(_graded(part))
         return done
@@ -109,15 +138,15 @@ def test_a_lane_gets_its_own_ready_copy_of_the_zygote() -> None:
     lane alone, and ends with it; this process's zygote is untouched."""
     mine = spawner.zygote()
     (spare,) = spawner.start_spares(1)
-    grader = os.getpid()
+    both = BothLanes()
 
     def reports_its_zygote(claimed: Iterator[Part]) -> LaneResults:
         done = LaneResults()
         for part in claimed:
-            time.sleep(0.1)
+            both.took_a_part()
             zygote = spawner.zygote()
             done.parts.append(PartResult(part, warnings=[f"{zygote.ready} {zygote.pid}"]))
-            if os.getpid() != grader:
+            if both.forked:
                 return done
         return done
 
