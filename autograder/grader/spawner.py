@@ -3,7 +3,8 @@
 One zygote per grader process, started on first use (or earlier, :func:`start`): each
 worker is then a fork of an already-initialised Python with torch imported, a few
 milliseconds instead of a second or two. The zygote reports each worker's pid and, when
-it ends, its exit status.
+it ends, its exit status. A grader about to fork grading lanes (:mod:`..lanes`) asks its
+zygote for copies of itself, one per lane (:func:`start_spares`); each lane adopts one.
 """
 
 from __future__ import annotations
