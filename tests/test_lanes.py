@@ -14,14 +14,14 @@ import select
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from autograder.core.rubric import Part, load_rubric
 from autograder.grader import batch, lanes, limits, spawner
-from autograder.grader.lanes import LaneResults
+from autograder.grader.lanes import GradeParts, LaneResults
 from autograder.grader.results import PartResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,17 +57,24 @@ def _graded(part: Part) -> PartResult:
     return PartResult(part, warnings=[f"graded by {os.getpid()}"])
 
 
-def test_each_part_is_graded_once_by_the_next_free_lane_and_comes_back_in_order() -> None:
-    both = BothLanes()
+def _grading(both: BothLanes, in_the_fork: Callable[[], None] = lambda: None) -> GradeParts:
+    """A lane that grades every part it takes; in the forked lane, ``in_the_fork`` runs
+    first (dies, hangs) on each part."""
 
-    def every_part(claimed: Iterator[Part]) -> LaneResults:
+    def grade_parts(claimed: Iterator[Part]) -> LaneResults:
         done = LaneResults()
         for part in claimed:
             both.took_a_part()
+            if both.forked:
+                in_the_fork()
             done.parts.append(_graded(part))
         return done
 
-    merged = lanes.grade_in_lanes(PARTS, 2, every_part, time.monotonic() + SOON)
+    return grade_parts
+
+
+def test_each_part_is_graded_once_by_the_next_free_lane_and_comes_back_in_order() -> None:
+    merged = lanes.grade_in_lanes(PARTS, 2, _grading(BothLanes()), time.monotonic() + SOON)
     assert [r.part.number for r in merged] == [p.number for p in PARTS]
     assert len({_pid_of(r) for r in merged}) == 2, "both lanes took parts"
     assert os.getpid() in {_pid_of(r) for r in merged}, "this process is the first lane"
@@ -83,17 +90,8 @@ def test_one_lane_grades_here_without_forking() -> None:
 
 def test_a_lane_that_dies_costs_only_the_part_it_held() -> None:
     both = BothLanes()
-
-    def dies_in_the_fork(claimed: Iterator[Part]) -> LaneResults:
-        done = LaneResults()
-        for part in claimed:
-            both.took_a_part()
-            if both.forked:
-                os._exit(3)
-            done.parts.append(_graded(part))
-        return done
-
-    merged = lanes.grade_in_lanes(PARTS, 2, dies_in_the_fork, time.monotonic() + SOON)
+    dies = _grading(both, lambda: os._exit(3))
+    merged = lanes.grade_in_lanes(PARTS, 2, dies, time.monotonic() + SOON)
     lost = [r for r in merged if r.problem]
     assert len(lost) == 1, "the lane died holding one part; this lane graded the others"
     assert "status 3" in lost[0].problem and not lost[0].results
@@ -102,19 +100,9 @@ def test_a_lane_that_dies_costs_only_the_part_it_held() -> None:
 
 
 def test_a_lane_that_hangs_is_stopped_at_the_deadline() -> None:
-    both = BothLanes()
-
-    def hangs_in_the_fork(claimed: Iterator[Part]) -> LaneResults:
-        done = LaneResults()
-        for part in claimed:
-            both.took_a_part()
-            while both.forked:
-                time.sleep(1)
-            done.parts.append(_graded(part))
-        return done
-
+    hangs = _grading(BothLanes(), lambda: time.sleep(3600))
     start = time.monotonic()
-    merged = lanes.grade_in_lanes(PARTS, 2, hangs_in_the_fork, start + 3)
+    merged = lanes.grade_in_lanes(PARTS, 2, hangs, start + 3)
     assert time.monotonic() - start < 15
     lost = [r for r in merged if r.problem]
     assert len(lost) == 1 and "ran out of time" in lost[0].problem
